@@ -1,0 +1,179 @@
+"""Settings: the one place that reads the environment (prefix `BTC_AGENT_`, nested with `__`).
+
+Bad values fail at start with the environment variable named; secrets are `SecretStr` and never printed.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import platformdirs
+from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
+
+ENV_PREFIX = "BTC_AGENT_"
+APP_NAME = "polymarket-btc-agent"
+
+PositiveDecimal = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
+Probability = Annotated[Decimal, Field(gt=0, lt=1, allow_inf_nan=False)]
+
+
+SECRET_FIELDS = frozenset({"private_key", "api_key", "api_secret", "api_passphrase", "jwt_secret"})
+
+
+class SettingsError(ValueError):
+    """Settings that cannot be used; the message names each offending environment variable."""
+
+
+class RiskLimitsSettings(BaseModel):
+    """Start-up values of the risk limits; operators may change them live through the settings table."""
+
+    model_config = {"frozen": True, "extra": "forbid"}
+
+    max_position_shares: PositiveDecimal = Decimal(100)
+    max_notional_per_trade: PositiveDecimal = Decimal(25)
+    max_trades_per_round: Annotated[int, Field(ge=0)] = 4
+    max_daily_loss: PositiveDecimal = Decimal(50)
+    loss_streak_for_cooldown: Annotated[int, Field(ge=1)] = 3
+    cooldown_rounds: Annotated[int, Field(ge=0)] = 4
+    entry_price_cap: Probability = Decimal("0.95")
+    min_edge_after_fees: Annotated[Decimal, Field(ge=0, lt=1, allow_inf_nan=False)] = Decimal("0.02")
+    min_book_depth_shares: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] = Decimal(20)
+    max_divergence_bps: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] = Decimal(50)
+    stale_feed_seconds: Annotated[float, Field(gt=0)] = 5.0
+    order_error_burst: Annotated[int, Field(ge=1)] = 5
+
+
+class VenueSettings(BaseModel):
+    """Where Polymarket (or the simulated venue standing in for it) answers."""
+
+    model_config = {"frozen": True, "extra": "forbid"}
+
+    gamma_url: str = "https://gamma-api.polymarket.com"
+    clob_url: str = "https://clob.polymarket.com"
+    market_ws_url: str = "wss://ws-subscriptions-clob.polymarket.com/ws/market"
+    user_ws_url: str = "wss://ws-subscriptions-clob.polymarket.com/ws/user"
+    rtds_url: str = "wss://ws-live-data.polymarket.com"
+    polybolt_url: str = "wss://ws-live-v2.polymarket.com/ws"
+    chain_id: int = 137
+
+
+def default_data_dir() -> Path:
+    return platformdirs.user_data_path(APP_NAME)
+
+
+class Settings(BaseSettings):
+    """Everything the agent can be told; defaults run a paper agent with a local SQLite file."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+        validate_default=True,
+    )
+
+    mode: Literal["paper", "live"] = "paper"
+    live_confirmed: bool = Field(
+        default=False, description="Live trading also needs this explicit confirmation, besides a key."
+    )
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str | None = Field(
+        default=None,
+        repr=False,
+        description="SQLAlchemy URL (it may hold a password); default a SQLite file in the data directory.",
+    )
+    spool_dir: Path | None = Field(
+        default=None, description="The outbox's on-disk spool; default `<data_dir>/spool`."
+    )
+    round_seconds: Annotated[int, Field(gt=0)] = 900
+    activation_lead_seconds: Annotated[int, Field(gt=0)] = 180
+    wake_lead_seconds: Annotated[int, Field(gt=0)] = 240
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    risk: RiskLimitsSettings = RiskLimitsSettings()
+    venue: VenueSettings = VenueSettings()
+    private_key: SecretStr | None = None
+    api_key: SecretStr | None = None
+    api_secret: SecretStr | None = None
+    api_passphrase: SecretStr | None = None
+    jwt_secret: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> Settings:
+        if self.activation_lead_seconds > self.round_seconds:
+            raise ValueError(
+                f"activation_lead_seconds ({self.activation_lead_seconds}) exceeds round_seconds "
+                f"({self.round_seconds})"
+            )
+        if not self.activation_lead_seconds <= self.wake_lead_seconds <= self.round_seconds:
+            raise ValueError("wake_lead_seconds must lie between activation_lead_seconds and round_seconds")
+        if self.mode == "live" and (self.private_key is None or not self.live_confirmed):
+            raise ValueError(
+                "mode=live needs both BTC_AGENT_PRIVATE_KEY and BTC_AGENT_LIVE_CONFIRMED=true; "
+                "without them the agent only paper-trades"
+            )
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'agent.sqlite'}"
+
+    @property
+    def resolved_spool_dir(self) -> Path:
+        return self.spool_dir or self.data_dir / "spool"
+
+    @property
+    def live_trading_allowed(self) -> bool:
+        """True only when live mode, a key and the explicit confirmation are all given."""
+        return self.mode == "live" and self.private_key is not None and self.live_confirmed
+
+    def public_view(self) -> dict[str, Any]:
+        """The settings as JSON-safe values with every secret masked: safe to print or log."""
+        view = self.model_dump(mode="json")
+        view["database_url"] = _mask_password(self.resolved_database_url)
+        view["spool_dir"] = str(self.resolved_spool_dir)
+        return view
+
+
+def _mask_password(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparseable URL>"
+
+
+def env_name(location: tuple[int | str, ...]) -> str:
+    """`('risk', 'max_daily_loss')` -> `BTC_AGENT_RISK__MAX_DAILY_LOSS`."""
+    fields = [str(part) for part in location if isinstance(part, str)]
+    return ENV_PREFIX + "__".join(fields).upper() if fields else "settings"
+
+
+def _describe(error: Any) -> str:
+    location = error["loc"]
+    if not location:
+        return f"settings: {error['msg']}"
+    secret = any(part in SECRET_FIELDS for part in location)
+    shown = "" if secret else f" (got {error.get('input')!r})"
+    return f"{env_name(location)}: {error['msg']}{shown}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment (and overrides), or a SettingsError naming every bad variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = [_describe(error) for error in exc.errors(include_url=False)]
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None
+    except SourceError as exc:
+        # A nested group set as one variable (BTC_AGENT_RISK=...) must be JSON; it fails before validation.
+        field = re.search(r'field "(\w+)"', str(exc))
+        name = env_name((field[1],)) if field else "settings"
+        raise SettingsError(
+            f"invalid settings:\n  {name}: not valid JSON; set one value as {name}__<NAME> instead"
+        ) from None
