@@ -147,23 +147,37 @@ class Outbox:
         position = self._spool.checkpoint
         backoff = 0.0
         while not self._stop.is_set():
-            read = self._spool.read(position, self._batch_size)
-            self._stats.torn += read.torn
-            self._stats.corrupt += read.corrupt
-            if read.end == position:
-                self._wake.wait(self._poll_interval_s)
-                self._wake.clear()
-                continue
-            if not self._write(read.payloads):
+            try:
+                advanced = self._drain_once(position)
+            except Exception as exc:  # a disk error must not kill the thread that owns the backlog
+                log.exception("outbox: drain step failed; retrying")
+                self._note_failure(exc)
+                advanced = None
+            if advanced is None:
                 backoff = min(self._max_backoff_s, max(0.05, backoff * 2))
                 self._stop.wait(backoff * random.uniform(0.5, 1.0))
                 continue
             backoff = 0.0
-            self._spool.commit(read.end)
-            position = read.end
+            if advanced == position:
+                self._wake.wait(self._poll_interval_s)
+                self._wake.clear()
+                continue
+            position = advanced
             with self._done:
                 self._written_up_to = position
                 self._done.notify_all()
+
+    def _drain_once(self, position: SpoolPosition) -> SpoolPosition | None:
+        """Move one batch to the database: the new position, or None when the batch must be retried."""
+        read = self._spool.read(position, self._batch_size)
+        self._stats.torn += read.torn
+        self._stats.corrupt += read.corrupt
+        if read.end == position:
+            return position
+        if not self._write(read.payloads):
+            return None
+        self._spool.commit(read.end)
+        return read.end
 
     def _write(self, payloads: list[bytes]) -> bool:
         """Write one batch; True when it is settled (written or dead-lettered), False to retry later."""
@@ -174,13 +188,18 @@ class Outbox:
             if not is_poison(exc):
                 self._note_failure(exc)
                 return False
-            return self._write_one_by_one(payloads)
+            return self._write_one_by_one(payloads, batch, poison)
         self._dead_letter(poison)
         self._note_success(len(payloads) - len(poison))
         return True
 
-    def _write_one_by_one(self, payloads: list[bytes]) -> bool:
-        batch, poison = _decode(payloads)
+    def _write_one_by_one(
+        self,
+        payloads: list[bytes],
+        batch: list[tuple[str, dict[str, Any]] | None],
+        poison: list[tuple[bytes, str]],
+    ) -> bool:
+        """Isolate the records the database refuses, so one bad record cannot hold back the rest."""
         written = 0
         for payload, item in zip(payloads, batch, strict=True):
             if item is None:

@@ -1,3 +1,4 @@
+import itertools
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -30,10 +31,10 @@ def any_schedule(draw: st.DrawFn) -> RoundSchedule:
 
 
 schedules = st.one_of(named_schedules, any_schedule())
-offsets = st.timedeltas(min_value=timedelta(hours=-23, minutes=-59), max_value=timedelta(hours=23, minutes=59))
+utc_offsets = st.integers(min_value=-1439, max_value=1439).map(lambda m: timezone(timedelta(minutes=m)))
 # A year of margin on each side keeps every round and its neighbours inside datetime's range.
 aware_datetimes = st.datetimes(
-    min_value=datetime(2, 1, 1), max_value=datetime(9998, 12, 31), timezones=st.builds(timezone, offsets)
+    min_value=datetime(2, 1, 1), max_value=datetime(9998, 12, 31), timezones=utc_offsets
 )
 
 
@@ -205,7 +206,7 @@ def test_each_cron_minute_is_the_minute_of_a_wake_time(schedule: RoundSchedule, 
     wakes = {r.wake.minute for r in schedule.rounds_between(hour_start_ms, hour_start_ms + 3_600_000)}
 
     assert schedule.cron() == cron
-    assert {int(minute) for minute in cron.split()[0].split(",")} == wakes
+    assert {int(minute) for minute in cron.split(maxsplit=1)[0].split(",")} == wakes
 
 
 @pytest.mark.parametrize(
@@ -286,7 +287,7 @@ def test_rounds_between_yields_every_round_opening_in_the_span_in_order(
     rounds = list(schedule.rounds_between(start_ms, end_ms))
 
     assert all(start_ms <= r.open_ms < end_ms for r in rounds)
-    assert all(a.next() == b for a, b in zip(rounds, rounds[1:], strict=False))
+    assert all(a.next() == b for a, b in itertools.pairwise(rounds))
     assert len(rounds) == -(-end_ms // length_ms) - -(-start_ms // length_ms)
 
 
