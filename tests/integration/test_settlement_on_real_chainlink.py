@@ -5,7 +5,6 @@ import gzip
 import json
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -18,8 +17,9 @@ from core.settlement import (
     price_in_effect,
     settlement_price,
 )
+from tests.support.shared_data import SHARED_DATA
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "chainlink_btc_1s_2026-06-08"
+DATA = SHARED_DATA / "chainlink_btc_1s_2026-06-08"
 PRICES = DATA / "BTCUSD-prices-2026-06-08.csv.gz"
 MARKETS = DATA / "BTC-5m-markets-2026-06-08.jsonl.gz"
 
@@ -29,9 +29,7 @@ MARKETS_WITH_OPENING_TICK = 284
 
 pytestmark = pytest.mark.skipif(
     not DATA.is_dir(),
-    reason=(
-        "real data folder ../shared/data/chainlink_btc_1s_2026-06-08 is absent (only on the team's machines)"
-    ),
+    reason=(f"real data folder {DATA} is absent (only on the team's machines; set BTC_AGENT_SHARED_DATA)"),
 )
 
 OFFICIAL = {("1", "0"): Outcome.UP, ("0", "1"): Outcome.DOWN}
