@@ -10,6 +10,7 @@ import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from importlib.metadata import version as package_version
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -30,6 +31,10 @@ db_app = typer.Typer(
     help="The audit store (SQLite by default, PostgreSQL in production).", no_args_is_help=True
 )
 app.add_typer(db_app, name="db")
+sim_app = typer.Typer(
+    help="The simulated venue: Polymarket's wire protocol on loopback.", no_args_is_help=True
+)
+app.add_typer(sim_app, name="sim")
 
 
 def settings_or_exit() -> Settings:
@@ -118,6 +123,52 @@ def db_upgrade() -> None:
     settings = settings_or_exit()
     migrate(settings.resolved_database_url)
     typer.echo(f"store at {settings.public_view()['database_url']} is up to date")
+
+
+@sim_app.command("serve")
+def sim_serve(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8765,
+    seed: Annotated[int, typer.Option(help="Seed of prices, books and ids: same seed, same market.")] = 7,
+    round_seconds: Annotated[int, typer.Option(help="Round length; short rounds for demos.")] = 900,
+    price_source: Annotated[
+        str,
+        typer.Option(help="model (seeded GBM), binance (1m CSV, bridged to 1 s) or chainlink (1 s CSV.gz)."),
+    ] = "model",
+    price_file: Annotated[Path | None, typer.Option(help="The CSV for binance/chainlink replays.")] = None,
+    collateral: Annotated[str, typer.Option(help="pUSD each new API key starts with.")] = "1000",
+) -> None:
+    """Serve Gamma, the CLOB REST API and the market, user and price websockets, until Ctrl-C."""
+    import uvicorn
+
+    from core.clock import WallClock
+    from core.sim.server import build_app, venue_urls
+    from core.sim.venue import SimConfig, SimVenue
+
+    if price_source not in ("model", "binance", "chainlink"):
+        typer.secho(f"--price-source {price_source!r}: use model, binance or chainlink", err=True, fg="red")
+        raise typer.Exit(2)
+    if price_source != "model" and (price_file is None or not price_file.exists()):
+        typer.secho(f"--price-source {price_source} needs an existing --price-file", err=True, fg="red")
+        raise typer.Exit(2)
+    config = SimConfig(
+        seed=seed,
+        round_seconds=round_seconds,
+        price_source=price_source,  # type: ignore[arg-type]
+        price_file=price_file,
+        initial_collateral=Decimal(collateral),
+    )
+    venue = SimVenue(config, WallClock())
+    urls = venue_urls(port)
+    typer.echo(
+        f"simulated venue on 127.0.0.1:{port} ({round_seconds} s rounds, seed {seed}); point the agent at it:"
+    )
+    for name, url in urls.model_dump().items():
+        if name.endswith("_url"):
+            typer.echo(f"  BTC_AGENT_VENUE__{name.upper()}={url}")
+    typer.echo(
+        f"  faults: POST http://127.0.0.1:{port}/_sim/faults   state: GET http://127.0.0.1:{port}/_sim/state"
+    )
+    uvicorn.run(build_app(venue), host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from operator import itemgetter
 
@@ -19,6 +19,7 @@ Tick = tuple[int, Decimal]
 
 TWAP_CUTOVER = datetime(2026, 8, 7, tzinfo=UTC)
 TWAP_WINDOW_S = 60
+E18_QUANTUM = Decimal("1e-18")
 
 _ts = itemgetter(0)
 
@@ -61,7 +62,7 @@ def twap(ticks: Sequence[Tick], end_ms: int, window_s: int = TWAP_WINDOW_S) -> D
     """Time-weighted mean of the tick step function over [end - window, end); None if nothing precedes it.
 
     Chainlink does not publish how its TWAP streams sample, so this is our model for the simulated venue,
-    not a re-derivation of the official value.
+    not a re-derivation of the official value. Like Chainlink's reports it is exact to 18 decimals.
     """
     if window_s <= 0:
         raise ValueError(f"window_s: {window_s} must be positive")
@@ -75,7 +76,7 @@ def twap(ticks: Sequence[Tick], end_ms: int, window_s: int = TWAP_WINDOW_S) -> D
         segment_start = max(ticks[i][0], start_ms)
         segment_end = ticks[i + 1][0] if i + 1 < stop else end_ms
         area += ticks[i][1] * (segment_end - segment_start)
-    return area / (window_s * 1000)
+    return (area / (window_s * 1000)).quantize(E18_QUANTUM, rounding=ROUND_HALF_EVEN)
 
 
 def settlement_price(ticks: Sequence[Tick], close_ms: int, source: SettlementSource) -> Decimal | None:

@@ -1,0 +1,220 @@
+"""The real adapters and the real py-clob-client-v2 against the simulated venue on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from core.adapters.polymarket.clob import ClobOrderPort, OrderRequest
+from core.adapters.polymarket.gamma import GammaClient, GammaError, MarketInfo
+from core.errors import ErrorCategory, VenueError
+from core.events import OrderType, Side
+from core.sim.server import SimServer
+from core.sim.venue import SimConfig
+
+KEY = SecretStr("0x" + "4f" * 32)
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[SimServer]:
+    with SimServer(SimConfig(round_seconds=300, seed=11, initial_collateral=Decimal(10_000))) as server:
+        yield server
+
+
+@pytest.fixture
+def port(sim: SimServer) -> ClobOrderPort:
+    order_port = ClobOrderPort(sim.urls.clob_url, KEY)
+    order_port.ensure_creds()
+    httpx.delete(f"{sim.base_url}/_sim/faults")
+    order_port.cancel_all()
+    return order_port
+
+
+@pytest.fixture
+def market(sim: SimServer) -> MarketInfo:
+    slug = httpx.get(f"{sim.base_url}/_sim/state").json()["current_round"]
+    return asyncio.run(GammaClient(sim.urls.gamma_url).market(slug))
+
+
+def best_levels(sim: SimServer, token_id: str) -> tuple[Decimal, Decimal]:
+    """Best bid and best ask of a token, waiting for the market maker's first quotes."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        book = httpx.get(f"{sim.urls.clob_url}/book", params={"token_id": token_id}).json()
+        if book["bids"] and book["asks"]:
+            return Decimal(book["bids"][-1]["price"]), Decimal(book["asks"][-1]["price"])
+        time.sleep(0.1)
+    raise AssertionError("no two-sided book")
+
+
+def quoted_token(sim: SimServer, market: MarketInfo) -> str:
+    """The token whose book is two-sided, for orders that must cross or rest."""
+    for token in (market.up_token_id, market.down_token_id):
+        book = httpx.get(f"{sim.urls.clob_url}/book", params={"token_id": token}).json()
+        if book["bids"] and book["asks"]:
+            return token
+    return market.up_token_id
+
+
+def arm(sim: SimServer, **faults: object) -> None:
+    httpx.post(f"{sim.base_url}/_sim/faults", json=faults).raise_for_status()
+
+
+def test_gamma_discovery_reads_the_round_market_with_its_rules(market: MarketInfo) -> None:
+    assert market.slug.startswith("btc-updown-5m-")
+    assert market.up_token_id != market.down_token_id
+    assert market.tick_size == Decimal("0.01")
+    assert market.min_order_size == 5
+    assert market.fee_schedule.rate == Decimal("0.07")
+    assert market.strike is not None
+    assert market.strike > 0
+    assert market.window_close - market.window_open == timedelta(seconds=300)
+
+
+def test_gamma_says_an_unknown_round_is_not_listed(sim: SimServer) -> None:
+    client = GammaClient(sim.urls.gamma_url, attempts=2, backoff_s=0.01)
+    with pytest.raises(GammaError, match="not listed") as caught:
+        asyncio.run(client.market("btc-updown-5m-300"))
+    assert caught.value.transient
+
+
+def test_the_real_client_derives_the_same_creds_again(sim: SimServer, port: ClobOrderPort) -> None:
+    again = ClobOrderPort(sim.urls.clob_url, KEY).ensure_creds()
+    assert again == port.ensure_creds()
+
+
+def test_a_resting_order_is_listed_and_cancelled(
+    sim: SimServer, port: ClobOrderPort, market: MarketInfo
+) -> None:
+    token = quoted_token(sim, market)
+    bid, _ = best_levels(sim, token)
+    low = max(Decimal("0.01"), bid - Decimal("0.05"))
+    placed = port.place(OrderRequest(token, Side.BUY, low, Decimal(10), OrderType.GTC))
+    assert placed.status == "live"
+    assert [order["id"] for order in port.open_orders(asset_id=token)] == [placed.venue_order_id]
+    assert port.cancel(placed.venue_order_id)
+    assert port.open_orders(asset_id=token) == []
+
+
+def test_a_marketable_order_fills_and_its_trade_is_listed(
+    sim: SimServer, port: ClobOrderPort, market: MarketInfo
+) -> None:
+    token = quoted_token(sim, market)
+    _, ask = best_levels(sim, token)
+    size = (Decimal(2) / ask).quantize(Decimal(1)) + 1
+    placed = port.place(OrderRequest(token, Side.BUY, ask, size, OrderType.FAK))
+    assert placed.status == "matched"
+    assert placed.trade_ids
+    trades = port.trades(trade_id=placed.trade_ids[0])
+    assert trades
+    assert trades[0]["taker_order_id"] == placed.venue_order_id
+
+
+def test_venue_rule_violations_are_refused_before_anything_is_sent(
+    port: ClobOrderPort, market: MarketInfo
+) -> None:
+    cases = [
+        (
+            OrderRequest(market.up_token_id, Side.BUY, Decimal("0.505"), Decimal(10), OrderType.GTC),
+            "tick_grid",
+        ),
+        (OrderRequest(market.up_token_id, Side.BUY, Decimal("0.50"), Decimal(4), OrderType.GTC), "min_size"),
+        (
+            OrderRequest(market.up_token_id, Side.BUY, Decimal("0.50"), Decimal(1), OrderType.FAK),
+            "min_notional",
+        ),
+    ]
+    for request, reason in cases:
+        with pytest.raises(VenueError) as caught:
+            port.place(request)
+        assert caught.value.category is ErrorCategory.REJECTED
+        assert caught.value.reason == reason
+
+
+def test_a_fill_or_kill_the_book_cannot_fill_is_rejected_with_the_venue_message(
+    sim: SimServer, port: ClobOrderPort, market: MarketInfo
+) -> None:
+    token = quoted_token(sim, market)
+    _, ask = best_levels(sim, token)
+    more_than_the_market_maker_ever_quotes = Decimal(5 * 300 + 1)
+    with pytest.raises(VenueError) as caught:
+        port.place(OrderRequest(token, Side.BUY, ask, more_than_the_market_maker_ever_quotes, OrderType.FOK))
+    assert caught.value.category is ErrorCategory.REJECTED
+    assert caught.value.message == "order couldn't be fully filled. FOK orders are fully filled or killed."
+
+
+def test_an_order_beyond_the_balance_is_fatal(
+    sim: SimServer, port: ClobOrderPort, market: MarketInfo
+) -> None:
+    with pytest.raises(VenueError) as caught:
+        port.place(
+            OrderRequest(market.up_token_id, Side.BUY, Decimal("0.50"), Decimal(100_000), OrderType.GTC)
+        )
+    assert caught.value.category is ErrorCategory.FATAL
+    assert caught.value.message == "not enough balance / allowance"
+
+
+@pytest.mark.parametrize(
+    ("status", "category"),
+    [
+        (503, ErrorCategory.TRANSIENT),
+        (425, ErrorCategory.TRANSIENT),
+        (429, ErrorCategory.TRANSIENT),
+        (500, ErrorCategory.UNKNOWN),
+    ],
+)
+def test_venue_errors_on_a_post_are_classified(
+    sim: SimServer, port: ClobOrderPort, market: MarketInfo, status: int, category: ErrorCategory
+) -> None:
+    arm(
+        sim,
+        http={"status": status, "path_prefix": "/clob/order", "retry_after_s": 2 if status == 429 else None},
+    )
+    with pytest.raises(VenueError) as caught:
+        port.place(OrderRequest(market.up_token_id, Side.BUY, Decimal("0.02"), Decimal(10), OrderType.GTC))
+    assert caught.value.category is category
+    assert caught.value.status == status
+    if status == 429:
+        assert caught.value.retry_after_s == 2
+
+
+def test_a_lost_answer_is_unknown_and_reconciliation_finds_the_order_without_resending(
+    sim: SimServer, port: ClobOrderPort, market: MarketInfo
+) -> None:
+    token = quoted_token(sim, market)
+    bid, _ = best_levels(sim, token)
+    request = OrderRequest(
+        token, Side.BUY, max(Decimal("0.01"), bid - Decimal("0.05")), Decimal(10), OrderType.GTC
+    )
+    arm(sim, lose_order_responses=1)
+    with pytest.raises(VenueError) as caught:
+        port.place(request)
+    assert caught.value.category is ErrorCategory.UNKNOWN
+    open_orders = port.open_orders(asset_id=token)
+    assert len(open_orders) == 1, "the venue took the order although the answer was lost"
+    found = port.reconcile(open_orders[0]["id"], market=market.condition_id)
+    assert found.found
+    assert found.open_order is not None
+    assert len(port.open_orders(asset_id=token)) == 1, "reconciliation sent nothing"
+
+
+def test_a_down_venue_is_a_transient_connect_error(port: ClobOrderPort) -> None:
+    dead = ClobOrderPort("http://127.0.0.1:9", KEY, creds=port.ensure_creds())
+    with pytest.raises(VenueError) as caught:
+        dead.open_orders()
+    assert caught.value.category is ErrorCategory.TRANSIENT
+
+
+def test_heartbeats_chain_ids_and_recover_from_a_stale_id(port: ClobOrderPort) -> None:
+    first = port.heartbeat("")
+    second = port.heartbeat(first)
+    assert second
+    assert second != first
+    assert port.heartbeat("stale-id") == second
