@@ -218,3 +218,18 @@ def test_heartbeats_chain_ids_and_recover_from_a_stale_id(port: ClobOrderPort) -
     assert second
     assert second != first
     assert port.heartbeat("stale-id") == second
+
+
+def test_armed_latency_delays_every_answer(sim: SimServer) -> None:
+    arm(sim, latency_ms=300)
+    started = time.monotonic()
+    httpx.get(f"{sim.urls.clob_url}/time").raise_for_status()
+    delayed = time.monotonic() - started
+    httpx.delete(f"{sim.base_url}/_sim/faults").raise_for_status()
+    assert delayed >= 0.3
+
+
+def test_faults_are_refused_when_malformed(sim: SimServer) -> None:
+    answer = httpx.post(f"{sim.base_url}/_sim/faults", json={"http": {"status": 200}})
+    assert answer.status_code == 422
+    assert "bad fault request" in answer.json()["error"]
