@@ -85,3 +85,8 @@ def buy_cost(shares: MoneyLike, price: MoneyLike, schedule: FeeSchedule, *, is_t
     """Collateral a BUY consumes: on CLOB V2 the fee is charged in collateral on top of the notional."""
     notional = money.size(shares, name="shares") * money.probability_price(price)
     return notional + fee_for(shares, price, schedule, is_taker=is_taker)
+
+
+def fee_per_share(price: float, schedule: FeeSchedule = CRYPTO_FEES_V2) -> float:
+    """The taker fee per share at `price`, in float for strategy arithmetic; money uses `taker_fee`."""
+    return float(schedule.rate) * (price * (1.0 - price)) ** schedule.exponent

@@ -28,6 +28,7 @@ class ReasonCode(StrEnum):
     MIN_SIZE = "venue_min_size"
     MIN_NOTIONAL = "venue_min_notional"
     ERROR_BURST = "order_error_burst"
+    ORDER_MISMATCH = "order_mismatch"
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,10 +74,8 @@ class VenueRulesRow(SQLModel, table=True):
     captured_at: datetime = _ts(index=False)
 
 
-class HeartbeatRow(SQLModel, table=True):
+class HeartbeatRecord(SQLModel):
     """A component saying it is alive, with what it sees (feed ages, outbox backlog)."""
-
-    __tablename__ = "heartbeats"
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     ts: datetime = _ts()
@@ -86,10 +84,12 @@ class HeartbeatRow(SQLModel, table=True):
     details: dict[str, Any] = _json()
 
 
-class TickSampleRow(SQLModel, table=True):
-    """A periodic sample of what the agent saw: BTC prices and the top of both books."""
+class HeartbeatRow(HeartbeatRecord, table=True):
+    __tablename__ = "heartbeats"
 
-    __tablename__ = "tick_samples"
+
+class TickSampleRecord(SQLModel):
+    """A periodic sample of what the agent saw: BTC prices and the top of both books."""
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     round_slug: str = Field(max_length=64, index=True)
@@ -104,10 +104,12 @@ class TickSampleRow(SQLModel, table=True):
     down_ask: Decimal | None = _money(nullable=True)
 
 
-class DecisionRow(SQLModel, table=True):
-    """What a strategy proposed, with the inputs it saw and what the policy made of it."""
+class TickSampleRow(TickSampleRecord, table=True):
+    __tablename__ = "tick_samples"
 
-    __tablename__ = "decisions"
+
+class DecisionRecord(SQLModel):
+    """What a strategy proposed, with the inputs it saw and what the policy made of it."""
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     round_slug: str = Field(max_length=64, index=True)
@@ -124,10 +126,12 @@ class DecisionRow(SQLModel, table=True):
     features: dict[str, Any] = _json()
 
 
-class OrderRow(SQLModel, table=True):
-    """An order as the agent created it (`id` is the client order id); its life is in order_events."""
+class DecisionRow(DecisionRecord, table=True):
+    __tablename__ = "decisions"
 
-    __tablename__ = "orders"
+
+class OrderRecord(SQLModel):
+    """An order as the agent created it (`id` is the client order id); its life is in order_events."""
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     round_slug: str = Field(max_length=64, index=True)
@@ -146,10 +150,12 @@ class OrderRow(SQLModel, table=True):
     expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
-class OrderEventRow(SQLModel, table=True):
-    """One status change of an order: never an update of the order row."""
+class OrderRow(OrderRecord, table=True):
+    __tablename__ = "orders"
 
-    __tablename__ = "order_events"
+
+class OrderEventRecord(SQLModel):
+    """One status change of an order: never an update of the order row."""
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     order_id: str = Field(max_length=36, index=True)
@@ -161,10 +167,12 @@ class OrderEventRow(SQLModel, table=True):
     details: dict[str, Any] = _json()
 
 
-class FillRow(SQLModel, table=True):
-    """An execution of one of our orders, paper or live, recorded the same way."""
+class OrderEventRow(OrderEventRecord, table=True):
+    __tablename__ = "order_events"
 
-    __tablename__ = "fills"
+
+class FillRecord(SQLModel):
+    """An execution of one of our orders, paper or live, recorded the same way."""
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     order_id: str = Field(max_length=36, index=True)
@@ -182,10 +190,12 @@ class FillRow(SQLModel, table=True):
     status: str = Field(max_length=16)
 
 
-class RiskEventRow(SQLModel, table=True):
-    """A verdict of the risk guard on an order, or an automatic trip or reset of the kill switch."""
+class FillRow(FillRecord, table=True):
+    __tablename__ = "fills"
 
-    __tablename__ = "risk_events"
+
+class RiskEventRecord(SQLModel):
+    """A verdict of the risk guard on an order, or an automatic trip or reset of the kill switch."""
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     round_slug: str | None = Field(default=None, max_length=64, index=True)
@@ -200,10 +210,12 @@ class RiskEventRow(SQLModel, table=True):
     details: dict[str, Any] = _json()
 
 
-class SettlementRow(SQLModel, table=True):
-    """A round's outcome and the agent's P&L on it, net of fees; `details` splits it per strategy."""
+class RiskEventRow(RiskEventRecord, table=True):
+    __tablename__ = "risk_events"
 
-    __tablename__ = "settlements"
+
+class SettlementRecord(SQLModel):
+    """A round's outcome and the agent's P&L on it, net of fees; `details` splits it per strategy."""
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     round_slug: str = Field(max_length=64, index=True)
@@ -218,10 +230,12 @@ class SettlementRow(SQLModel, table=True):
     details: dict[str, Any] = _json()
 
 
-class OperatorActionRow(SQLModel, table=True):
-    """Who did what to the agent, when and why (halt, resume, limit changes)."""
+class SettlementRow(SettlementRecord, table=True):
+    __tablename__ = "settlements"
 
-    __tablename__ = "operator_actions"
+
+class OperatorActionRecord(SQLModel):
+    """Who did what to the agent, when and why (halt, resume, limit changes)."""
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     ts: datetime = _ts()
@@ -230,6 +244,10 @@ class OperatorActionRow(SQLModel, table=True):
     target: str | None = Field(default=None, max_length=200)
     reason: str | None = Field(default=None, max_length=500)
     details: dict[str, Any] = _json()
+
+
+class OperatorActionRow(OperatorActionRecord, table=True):
+    __tablename__ = "operator_actions"
 
 
 class SettingRow(SQLModel, table=True):
@@ -270,6 +288,21 @@ TABLES: dict[str, type[SQLModel]] = {
         SettingRow,
     )
 }
+
+RECORD_TABLES: dict[type[SQLModel], str] = {
+    base: str(model.__tablename__)
+    for model in TABLES.values()
+    for base in model.__bases__
+    if base is not SQLModel and issubclass(base, SQLModel)
+}
+"""The plain (non-table) record class of a table -> its table name: cheap to build, written by the outbox."""
+
+
+def table_of(row: SQLModel) -> str:
+    """The table a row or a record belongs to."""
+    table = RECORD_TABLES.get(type(row))
+    return table if table is not None else str(row.__tablename__)
+
 
 UPSERT_TABLES: frozenset[str] = frozenset({"rounds", "venue_rules", "settings"})
 """State tables where a newer record replaces the row with the same key; the rest insert once."""

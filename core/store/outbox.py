@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 from sqlmodel import SQLModel
 
 from core.store.db import make_engine
+from core.store.models import table_of
 from core.store.spool import Spool, SpoolPosition
 from core.store.writer import PoisonRecordError, insert_rows, is_poison, to_row
 
@@ -87,13 +88,14 @@ class Outbox:
     # --- the engine's side ---------------------------------------------------------------------------
 
     def put(self, row: SQLModel, *, sync: bool = False) -> None:
-        """Spool one row for the database; `sync=True` also fsyncs (use it before acting on the record)."""
+        """Spool one row (a table row or its plain record class) for the database; `sync=True` also fsyncs
+        (use it before acting on the record, e.g. before an order is sent)."""
         payload = json.dumps(
-            {"table": row.__tablename__, "row": row.model_dump(mode="json")},
+            {"table": table_of(row), "row": row.model_dump(mode="json")},
             separators=(",", ":"),
         ).encode()
         if len(payload) > MAX_RECORD_BYTES:
-            raise ValueError(f"{row.__tablename__} record of {len(payload)} bytes exceeds {MAX_RECORD_BYTES}")
+            raise ValueError(f"{table_of(row)} record of {len(payload)} bytes exceeds {MAX_RECORD_BYTES}")
         self._spool.append(payload, sync=sync)
         self._stats.spooled += 1
         self._wake.set()

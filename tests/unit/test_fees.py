@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.fees import CRYPTO_FEES_V2, FeeSchedule, buy_cost, fee_for, taker_fee
+from core.fees import CRYPTO_FEES_V2, FeeSchedule, buy_cost, fee_for, fee_per_share, taker_fee
 from core.money import MoneyError
 
 PHASE_1 = FeeSchedule(Decimal("0.25"), 2)
@@ -160,3 +160,11 @@ def test_schedule_refuses_a_float_rate() -> None:
 def test_schedule_refuses_a_rebate_above_one() -> None:
     with pytest.raises(MoneyError, match="rebate_rate"):
         FeeSchedule(Decimal("0.07"), 1, rebate_rate=Decimal("1.5"))
+
+
+@given(schedule=schedules, price=prices)
+def test_fee_per_share_in_float_agrees_with_the_taker_fee_of_a_million_shares(
+    schedule: FeeSchedule, price: Decimal
+) -> None:
+    exact = taker_fee(Decimal(1_000_000), price, schedule) / 1_000_000
+    assert fee_per_share(float(price), schedule) == pytest.approx(float(exact), abs=1e-9)
