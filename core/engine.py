@@ -93,6 +93,7 @@ class RoundMarket:
     fee_schedule: FeeSchedule
     settlement_source: SettlementSource
     strike: Decimal | None = None
+    condition_id: str | None = None
 
     def outcome_of(self, token_id: str) -> Outcome:
         return Outcome.UP if token_id == self.up_token_id else Outcome.DOWN

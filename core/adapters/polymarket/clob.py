@@ -58,6 +58,15 @@ class OrderRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class PreparedOrder:
+    """A signed order not yet sent; `venue_order_id` is its EIP-712 hash, the id the venue will use."""
+
+    request: OrderRequest
+    signed: Any
+    venue_order_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class PlaceResult:
     venue_order_id: str
     status: str
@@ -195,18 +204,25 @@ class ClobOrderPort:
         return creds
 
     def place(self, request: OrderRequest) -> PlaceResult:
-        """Sign and post one order; raises VenueError (UNKNOWN: reconcile by `order_id_of` before anything)."""
+        """Sign and post one order; raises VenueError (UNKNOWN: reconcile by the order's id before anything)."""
+        return self.post(self.prepare(request))
+
+    def prepare(self, request: OrderRequest) -> PreparedOrder:
+        """Check the venue's rules and sign: the venue's order id is known before anything is sent."""
         check_venue_rules(request)
         signed = self._call(lambda: self._sign(request), mutating=False)
-        order_id = self.order_id_of(signed, neg_risk=request.neg_risk)
+        return PreparedOrder(request, signed, self.order_id_of(signed, neg_risk=request.neg_risk))
+
+    def post(self, prepared: PreparedOrder) -> PlaceResult:
+        request = prepared.request
         response = self._call(
             lambda: self._client.post_order(
-                signed, request.order_type.value, post_only=request.post_only, defer_exec=True
+                prepared.signed, request.order_type.value, post_only=request.post_only, defer_exec=True
             ),
             mutating=True,
-            order_id=order_id,
+            order_id=prepared.venue_order_id,
         )
-        return self._accepted(response, order_id)
+        return self._accepted(response, prepared.venue_order_id)
 
     def cancel(self, venue_order_id: str) -> bool:
         response = self._call(

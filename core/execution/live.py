@@ -1,0 +1,240 @@
+"""The live executor: approved orders to the real CLOB, through ClobOrderPort, off the engine's thread.
+
+Live orders need a `LivePermit`, which only exists when live mode, a private key and the explicit
+confirmation are all set (core.config.Settings.live_trading_allowed): nothing else can reach the venue.
+Network work happens on one worker thread, in submission order; results come back through `poll`. Fills
+come from the user channel (UserParser, fed the venue-id -> order-id map this executor keeps). When an
+outcome is unknown, nothing else is sent until reconciliation has found the order or established that it
+was never placed.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from core.adapters.polymarket.clob import ClobOrderPort, OrderRequest, PreparedOrder
+from core.config import Settings
+from core.errors import ErrorCategory, VenueError
+from core.events import Event, OrderStatus, OrderUpdate
+from core.execution.base import ApprovedOrder, ExecutionError, ExecutionEvent
+
+log = logging.getLogger(__name__)
+
+Results = list[ExecutionEvent | ExecutionError]
+_PLACED = {"live": OrderStatus.LIVE, "delayed": OrderStatus.LIVE, "matched": OrderStatus.LIVE}
+
+
+class LivePermit:
+    """Proof that live trading was asked for in every way it must be; built only from settings."""
+
+    __slots__ = ("_token",)
+    _SEAL = object()
+
+    def __init__(self, seal: object) -> None:
+        if seal is not LivePermit._SEAL:
+            raise PermissionError("a LivePermit comes only from LivePermit.from_settings")
+        self._token = seal
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LivePermit:
+        if not settings.live_trading_allowed:
+            raise PermissionError(
+                "live trading needs BTC_AGENT_MODE=live, BTC_AGENT_PRIVATE_KEY and BTC_AGENT_LIVE_CONFIRMED=true"
+            )
+        return cls(cls._SEAL)
+
+
+@dataclass(frozen=True, slots=True)
+class MarketTerms:
+    """What the venue needs besides the order: the tick grid, the minimum size, the condition id."""
+
+    condition_id: str
+    tick_size: Decimal
+    min_order_size: Decimal
+    neg_risk: bool = False
+
+
+class LiveExecutor:
+    """Executor on the real venue; `client_ids` maps venue order ids to ours, for the user channel parser."""
+
+    def __init__(
+        self,
+        port: ClobOrderPort,
+        permit: LivePermit,
+        terms: MarketTerms,
+        *,
+        reconcile_attempts: int = 5,
+        reconcile_backoff_s: float = 0.5,
+        clock_ms: Callable[[], int] | None = None,
+    ) -> None:
+        if not isinstance(permit, LivePermit):
+            raise PermissionError("live execution needs a LivePermit")
+        self._port = port
+        self._terms = terms
+        self._attempts = reconcile_attempts
+        self._backoff_s = reconcile_backoff_s
+        self._now = clock_ms or (lambda: time.time_ns() // 1_000_000)
+        self.client_ids: dict[str, str] = {}
+        self._venue_ids: dict[str, str] = {}
+        self._results: queue.SimpleQueue[ExecutionEvent | ExecutionError] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._unknown: str | None = None
+        self._worker = threading.Thread(target=self._work, name="live-executor", daemon=True)
+        self._worker.start()
+
+    @property
+    def mode(self) -> str:
+        return "live"
+
+    @property
+    def reconciling(self) -> bool:
+        return self._unknown is not None
+
+    def submit(self, order: ApprovedOrder, now_ms: int) -> Results:
+        intent = order.intent
+        if self._unknown is not None:
+            return [
+                ExecutionError(
+                    intent.order_id,
+                    ErrorCategory.TRANSIENT,
+                    "reconciling",
+                    f"order {self._unknown} has an unknown outcome; nothing is sent until it is reconciled",
+                )
+            ]
+        request = OrderRequest(
+            token_id=intent.token_id,
+            side=intent.side,
+            price=intent.price,
+            size=intent.size,
+            order_type=intent.order_type,
+            tick_size=self._terms.tick_size,
+            min_size=self._terms.min_order_size,
+            neg_risk=self._terms.neg_risk,
+            post_only=intent.post_only,
+            expiration_s=(intent.expires_ms or 0) // 1000,
+        )
+        self._jobs.put(lambda: self._place(intent.order_id, request))
+        return []
+
+    def cancel(self, order_id: str, now_ms: int) -> Results:
+        venue_id = self._venue_ids.get(order_id)
+        if venue_id is not None:
+            self._jobs.put(lambda: self._cancel(order_id, venue_id))
+        return []
+
+    def cancel_all(self, now_ms: int) -> Results:
+        self._jobs.put(self._cancel_all)
+        return []
+
+    def observe(self, event: Event) -> Results:
+        return []
+
+    def poll(self, now_ms: int) -> Results:
+        results: Results = []
+        while True:
+            try:
+                results.append(self._results.get_nowait())
+            except queue.Empty:
+                return results
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        self._jobs.put(None)
+        self._worker.join(timeout_s)
+
+    def wait_idle(self, timeout_s: float = 10.0) -> bool:
+        """Block until the queued work is done (for shutdown and tests; never from the engine)."""
+        done = threading.Event()
+        self._jobs.put(done.set)
+        return done.wait(timeout_s)
+
+    # --- the worker thread --------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            try:
+                job()
+            except Exception:  # a bug in one job must not stop the queue behind it
+                log.exception("live executor: job failed")
+
+    def _place(self, order_id: str, request: OrderRequest) -> None:
+        try:
+            prepared = self._port.prepare(request)
+        except VenueError as exc:
+            self._fail(order_id, exc)
+            return
+        self._track(order_id, prepared)
+        try:
+            result = self._port.post(prepared)
+        except VenueError as exc:
+            if exc.category is ErrorCategory.UNKNOWN:
+                self._reconcile(order_id, prepared.venue_order_id)
+            else:
+                self._fail(order_id, exc)
+            return
+        self._update(order_id, _PLACED.get(result.status, OrderStatus.LIVE), prepared.venue_order_id)
+
+    def _reconcile(self, order_id: str, venue_id: str) -> None:
+        """The answer was lost: look the order up until the venue says where it is, then go on."""
+        self._unknown = venue_id
+        delay = self._backoff_s
+        for attempt in range(1, self._attempts + 1):
+            try:
+                found = self._port.reconcile(venue_id, market=self._terms.condition_id)
+            except VenueError as exc:
+                log.warning("reconcile %s (attempt %d): %s", venue_id, attempt, exc)
+            else:
+                if found.found:
+                    status = OrderStatus.LIVE if found.open_order is not None else OrderStatus.FILLED
+                    self._update(order_id, status, venue_id, reason="reconciled after an unknown outcome")
+                    self._unknown = None
+                    return
+                if attempt >= 2:
+                    self._update(order_id, OrderStatus.REJECTED, venue_id, reason="reconciled: never placed")
+                    self._unknown = None
+                    return
+            time.sleep(delay)
+            delay *= 2
+        log.error("order %s still unknown after %d lookups; trading stays blocked", venue_id, self._attempts)
+        self._results.put(
+            ExecutionError(
+                order_id, ErrorCategory.FATAL, "unreconciled", f"order {venue_id} could not be reconciled"
+            )
+        )
+
+    def _cancel(self, order_id: str, venue_id: str) -> None:
+        try:
+            if self._port.cancel(venue_id):
+                self._update(order_id, OrderStatus.CANCELED, venue_id, reason="user")
+        except VenueError as exc:
+            self._fail(order_id, exc)
+
+    def _cancel_all(self) -> None:
+        try:
+            for venue_id in self._port.cancel_all():
+                order_id = self.client_ids.get(venue_id)
+                if order_id is not None:
+                    self._update(order_id, OrderStatus.CANCELED, venue_id, reason="cancel_all")
+        except VenueError as exc:
+            log.warning("cancel-all failed: %s", exc)
+
+    def _track(self, order_id: str, prepared: PreparedOrder) -> None:
+        self.client_ids[prepared.venue_order_id] = order_id
+        self._venue_ids[order_id] = prepared.venue_order_id
+
+    def _update(
+        self, order_id: str, status: OrderStatus, venue_id: str, *, reason: str | None = None
+    ) -> None:
+        self._results.put(
+            OrderUpdate(
+                ts_ms=self._now(), order_id=order_id, status=status, venue_order_id=venue_id, reason=reason
+            )
+        )
+
+    def _fail(self, order_id: str, error: VenueError) -> None:
+        self._results.put(ExecutionError(order_id, error.category, error.reason, error.message))
