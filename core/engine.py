@@ -292,7 +292,7 @@ class RoundEngine:
             sync=True,
         )
         self._digest.update(
-            f"order|{now}|{intent.order_id}|{intent.token_id}|{intent.side}|{intent.price}|{intent.size}".encode()
+            f"order|{now}|{intent.token_id}|{intent.side}|{intent.price}|{intent.size}".encode()
         )
         self._handle(self.executor.submit(order, now))
 
@@ -315,7 +315,7 @@ class RoundEngine:
         self._fills.append(fill)
         self.exposure = self.exposure.filled(fill, intent.outcome)
         self.guard.record_order_ok()
-        self._digest.update(f"fill|{fill.ts_ms}|{fill.order_id}|{fill.price}|{fill.size}|{fill.fee}".encode())
+        self._digest.update(f"fill|{fill.ts_ms}|{fill.side}|{fill.price}|{fill.size}|{fill.fee}".encode())
         self.sink.put(
             FillRecord(
                 id=self.ids.next("fill"),
@@ -341,9 +341,7 @@ class RoundEngine:
             return
         if update.status in _TERMINAL:
             self.exposure = self.exposure.closed(update.order_id)
-        self._digest.update(
-            f"update|{update.ts_ms}|{update.order_id}|{update.status}|{update.filled_size}".encode()
-        )
+        self._digest.update(f"update|{update.ts_ms}|{update.status}|{update.filled_size}".encode())
         self.sink.put(
             OrderEventRecord(
                 id=self.ids.next("order_event"),
@@ -423,8 +421,15 @@ class RoundEngine:
         self._digest.update(f"settle|{winner}|{total}".encode())
         return row
 
+    @property
+    def fill_count(self) -> int:
+        return len(self._fills)
+
     def digest(self) -> str:
-        """A hash of every decision, verdict, order and execution, in order: equal streams, equal digests."""
+        """A hash of every decision, verdict, order and execution, in order: equal streams, equal digests.
+
+        Ids are left out (they derive from the run), so a live run and its replay as a backtest compare equal.
+        """
         return self._digest.hexdigest()
 
     # --- records -------------------------------------------------------------------------------------
@@ -456,7 +461,7 @@ class RoundEngine:
         return decision_id
 
     def _record_verdict(self, intent: OrderIntent, verdict: RiskVerdict, now: int) -> None:
-        self._digest.update(f"verdict|{now}|{intent.order_id}|{verdict.approved}|{verdict.reason}".encode())
+        self._digest.update(f"verdict|{now}|{verdict.approved}|{verdict.reason}".encode())
         self.sink.put(
             RiskEventRecord(
                 id=verdict.verdict_id,

@@ -112,6 +112,7 @@ class SimVenue:
         self._listed: dict[str, _Listed] = {}
         self._by_token: dict[str, SimMarket] = {}
         self._heartbeats: dict[str, tuple[str, int]] = {}
+        self._heartbeat_count = 0
         self._published_second_ms = 0
         self._polybolt_seq = 0
 
