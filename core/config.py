@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     activation_lead_seconds: Annotated[int, Field(gt=0)] = 180
     wake_lead_seconds: Annotated[int, Field(gt=0)] = 240
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    dask_address: str | None = Field(
+        default=None, description="An existing Dask scheduler for backtest sweeps; default a local cluster."
+    )
     risk: RiskLimitsSettings = RiskLimitsSettings()
     venue: VenueSettings = VenueSettings()
     private_key: SecretStr | None = None
