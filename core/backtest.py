@@ -31,6 +31,7 @@ from core.strategies import STRATEGIES, build_strategies
 from core.tape import read_tape
 
 Source = Literal["generated", "tapes"]
+VENUE_SCHEDULE = RoundSchedule()
 
 
 class BacktestError(ValueError):
@@ -113,10 +114,9 @@ def plan_rounds(
     *,
     tape_dir: Path | None = None,
     price_file: Path | None = None,
-    round_seconds: int = 900,
+    schedule: RoundSchedule = VENUE_SCHEDULE,
 ) -> tuple[list[RoundJob], list[str]]:
     """The rounds opening in [start, end), and the slugs whose tapes are missing (they are skipped)."""
-    schedule = RoundSchedule(round_seconds, min(180, round_seconds), min(240, round_seconds))
     wanted = list(schedule.rounds_between(datetime_to_ms(start), datetime_to_ms(end)))
     if not wanted:
         raise BacktestError(f"no round opens between {start.isoformat()} and {end.isoformat()}")
@@ -154,10 +154,10 @@ def run_jobs(
     price_file: Path | None = None,
     seed: int = 1,
     keep_records: bool = False,
-    round_seconds: int = 900,
+    schedule: RoundSchedule = VENUE_SCHEDULE,
 ) -> Iterator[RoundResult]:
-    """Trade each round of the batch with the variant's parameters, in order."""
-    schedule = RoundSchedule(round_seconds, min(180, round_seconds), min(240, round_seconds))
+    """Trade each round of the batch with the variant's parameters, in order; the schedule gives each
+    round its activation instant, which must be the live run's for a replay to decide the same."""
     path: PricePath | None = BridgedMinutePath.from_csv(price_file, seed=seed) if price_file else None
     variant_recipe = EngineRecipe(
         limits=recipe.limits,

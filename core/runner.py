@@ -324,16 +324,17 @@ class RoundRunner:
         outcome.strike, outcome.settle_price, outcome.winner = strike, final, winner
         outcome.decisions, outcome.orders = engine.stats.decisions, engine.stats.orders
         outcome.refusals = dict(engine.stats.refusals)
-        outcome.digest = engine.digest()
         outcome.last_order_ms = self.sink.last_order_ms
         outcome.halted = engine.halted
         if winner is None:
+            outcome.digest = engine.digest()
             outcome.status = "unsettled"
             self.sink.put(round_row(self.round, "unsettled", strike=strike, flow_run_id=self.flow_run_id))
             self.progress(f"{self.round.slug}: no resolution and no closing tick; left unsettled")
             return
         settlement = engine.settle(winner, final, max(self.clock.now_ms(), self.round.close_ms))
         outcome.pnl, outcome.fees = settlement.pnl, settlement.fees
+        outcome.digest = engine.digest()
         outcome.fills = engine.fill_count
         outcome.status = "halted" if engine.halted else "settled"
         self.sink.put(round_row(self.round, outcome.status, strike=strike, flow_run_id=self.flow_run_id))

@@ -33,6 +33,7 @@ from core.backtest import (
 from core.backtest_report import write_report
 from core.config import SettingsError, load_settings
 from core.risk.limits import RiskLimits
+from core.rounds import RoundSchedule
 from core.store.db import make_engine, migrate
 from core.store.models import TABLES, table_of
 from core.store.writer import insert_rows
@@ -52,6 +53,9 @@ def backtest_batch(
     """A batch of rounds for one variant; its records go to the store tagged with the run id."""
     settings = load_settings()
     recipe = EngineRecipe(limits=RiskLimits.from_settings(settings.risk), strategies=tuple(strategies))
+    schedule = RoundSchedule(
+        settings.round_seconds, settings.activation_lead_seconds, settings.wake_lead_seconds
+    )
     results = list(
         run_jobs(
             jobs,
@@ -60,6 +64,7 @@ def backtest_batch(
             run_id=run_id,
             price_file=Path(price_file) if price_file else None,
             keep_records=store_url is not None,
+            schedule=schedule,
         )
     )
     if store_url is not None:
@@ -113,7 +118,9 @@ def backtest_flow(
         end,
         tape_dir=Path(tape_dir) if tape_dir else None,
         price_file=Path(price_file) if price_file else None,
-        round_seconds=settings.round_seconds,
+        schedule=RoundSchedule(
+            settings.round_seconds, settings.activation_lead_seconds, settings.wake_lead_seconds
+        ),
     )
     if missing:
         logger.warning("%d rounds have no tape and are skipped: %s", len(missing), ", ".join(missing[:20]))

@@ -15,10 +15,14 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
+from core.assembly import EngineRecipe
+from core.backtest import RoundJob, RoundResult, Variant, run_jobs
 from core.clock import WallClock
 from core.config import load_settings
+from core.risk.limits import RiskLimits
 from core.risk.state import KillSource, KillSwitch
 from core.rounds import Round, RoundSchedule
+from core.runner import RoundOutcome
 from core.sim.market_maker import MarketMakerConfig
 from core.sim.server import SimServer
 from core.sim.venue import SimConfig
@@ -71,15 +75,25 @@ def next_round() -> Round:
     return round_
 
 
-def run_flow(round_: Round) -> object:
+def run_flow(round_: Round) -> RoundOutcome:
     from flows.round import round_flow
 
-    return asyncio.run(round_flow(round_slug=round_.slug))
+    outcome = asyncio.run(round_flow(round_slug=round_.slug))
+    assert outcome is not None
+    return outcome
 
 
 def rows(url: str, kind: type, slug: str) -> list:  # type: ignore[type-arg]
     with Session(make_engine(url)) as session:
         return list(session.exec(select(kind).where(kind.round_slug == slug)).all())  # type: ignore[attr-defined]
+
+
+def replay_tape(tape: Path, round_: Round) -> RoundResult:
+    """The recorded round through `core.backtest`, as `backtest_flow` replays it."""
+    settings = load_settings()
+    recipe = EngineRecipe(limits=RiskLimits.from_settings(settings.risk))
+    job = RoundJob(round_.slug, round_.open_s, str(tape))
+    return next(run_jobs([job], Variant("default", {}), recipe, run_id="parity", schedule=SCHEDULE))
 
 
 def test_a_round_flow_runs_a_round_to_its_settlement_with_records_and_artifacts(
@@ -88,8 +102,8 @@ def test_a_round_flow_runs_a_round_to_its_settlement_with_records_and_artifacts(
     round_ = next_round()
     outcome = run_flow(round_)
     assert outcome is not None
-    assert outcome.status == "settled"  # type: ignore[attr-defined]
-    assert outcome.winner is not None  # type: ignore[attr-defined]
+    assert outcome.status == "settled"
+    assert outcome.winner is not None
     with Session(make_engine(agent_env)) as session:
         stored = session.get(RoundRow, round_.slug)
     assert stored is not None
@@ -98,7 +112,13 @@ def test_a_round_flow_runs_a_round_to_its_settlement_with_records_and_artifacts(
     decisions = rows(agent_env, DecisionRow, round_.slug)
     for decision in decisions:
         assert round_.activation <= decision.ts < round_.close
-    assert Path(load_settings().data_dir / "tapes" / f"{round_.slug}.parquet").exists()
+    tape = Path(load_settings().data_dir / "tapes" / f"{round_.slug}.parquet")
+    assert tape.exists()
+    replayed = replay_tape(tape, round_)
+    assert replayed.digest == outcome.digest, (
+        "the backtest of the recorded tape decides exactly as the live run"
+    )
+    assert replayed.orders == outcome.orders
 
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
@@ -124,14 +144,14 @@ def test_a_run_started_after_activation_records_a_missed_activation_and_trades_n
         time.sleep((round_.close_ms - now) / 1000 + 16)
         round_ = SCHEDULE.round_at_ms(WallClock().now_ms())
     outcome = run_flow(round_)
-    assert outcome.status == "missed_activation"  # type: ignore[attr-defined]
+    assert outcome.status == "missed_activation"
     assert rows(agent_env, OrderRow, round_.slug) == []
 
 
 def test_a_round_that_already_closed_does_nothing_but_say_so(prefect_server: None, agent_env: str) -> None:
     round_ = SCHEDULE.round_at_ms(WallClock().now_ms()).previous()
     outcome = run_flow(round_)
-    assert outcome.status == "closed_before_start"  # type: ignore[attr-defined]
+    assert outcome.status == "closed_before_start"
 
 
 def test_the_kill_switch_stops_new_orders_within_a_second(prefect_server: None, agent_env: str) -> None:
@@ -149,8 +169,8 @@ def test_the_kill_switch_stops_new_orders_within_a_second(prefect_server: None, 
     presser.start()
     outcome = run_flow(round_)
     presser.join()
-    assert outcome.halted is not None  # type: ignore[attr-defined]
-    seen = outcome.halt_seen_ms  # type: ignore[attr-defined]
+    assert outcome.halted is not None
+    seen = outcome.halt_seen_ms
     assert seen is not None
     orders = rows(agent_env, OrderRow, round_.slug)
     late = [order for order in orders if order.ts.timestamp() * 1000 > seen]
