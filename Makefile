@@ -34,5 +34,9 @@ unit: setup
 
 test: lint types unit
 
+# The main job: Prefect server, simulated venue with 2-minute rounds, the round deployment served on paper.
+demo: setup
+	$(BIN)/btc-agent demo
+
 clean:
 	rm -rf $(TOOLS) $(VENV) .mypy_cache .ruff_cache .pytest_cache

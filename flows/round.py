@@ -11,9 +11,9 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 from sqlmodel import Session
 
-from core.clock import WallClock
+from core.clock import WallClock, datetime_to_ms
 from core.config import load_settings
-from core.rounds import RoundSchedule
+from core.rounds import Round, RoundSchedule
 from core.runner import RoundOutcome
 from core.store.db import make_engine, migrate
 from core.store.models import RoundRow
@@ -24,7 +24,17 @@ FINAL = frozenset({"active", "settled", "halted", "missed_activation", "unsettle
 
 def _name() -> str:
     slug = flow_run.get_parameters().get("round_slug")
-    return str(slug) if slug else _schedule().next_to_wake(WallClock().now_ms()).slug
+    return str(slug) if slug else _scheduled_round(_schedule()).slug
+
+
+def _scheduled_round(schedule: RoundSchedule) -> Round:
+    """The round this run was scheduled for: the one its scheduled start (the round's wake time) falls in.
+
+    Prefect may start a run late; the round is still the scheduled one, and the runner decides whether it
+    can be warm in time. An ad-hoc run without a slug takes the round of the moment it was created."""
+    scheduled = flow_run.get_scheduled_start_time()
+    at_ms = datetime_to_ms(scheduled) if scheduled is not None else WallClock().now_ms()
+    return schedule.round_at_ms(at_ms)
 
 
 def _schedule() -> RoundSchedule:
@@ -42,7 +52,7 @@ async def round_flow(
     schedule = RoundSchedule(
         settings.round_seconds, settings.activation_lead_seconds, settings.wake_lead_seconds
     )
-    round_ = schedule.from_slug(round_slug) if round_slug else schedule.next_to_wake(WallClock().now_ms())
+    round_ = schedule.from_slug(round_slug) if round_slug else _scheduled_round(schedule)
     store_url = settings.resolved_database_url
     migrate(store_url)
     store = make_engine(store_url)

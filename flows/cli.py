@@ -1,0 +1,269 @@
+"""`btc-agent`: the core's commands plus the orchestration ones (demo, deploy, worker, kill, resume,
+backtest, run). Prefect is imported only by the commands that need it, so `--help` stays quick."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+
+from core.cli import app, settings_or_exit
+from core.rounds import RoundSchedule
+
+PREFECT_PORT = 4200
+SIM_PORT = 8765
+
+
+def _prefect_env() -> None:
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_RUNNER_POLL_FREQUENCY", "1")
+
+
+@app.command()
+def kill(
+    reason: Annotated[str, typer.Option(help="Why: recorded with the operator action.")] = "operator halt",
+    actor: Annotated[str, typer.Option(help="Who is halting.")] = os.environ.get("USER", "operator"),
+) -> None:
+    """The kill switch: pause the round deployment and set the store's halt flag; the in-flight run stops
+    opening positions within a second and cancels what rests."""
+    from core.risk.state import KillSource, KillSwitch
+    from core.store.db import make_engine, migrate
+    from tasks.control import set_deployment_paused, write_kill_switch
+
+    _prefect_env()
+    settings = settings_or_exit()
+    migrate(settings.resolved_database_url)
+    switch = KillSwitch(
+        engaged=True, reason=reason, source=KillSource.MANUAL, since_ms=int(time.time() * 1000)
+    )
+    write_kill_switch(
+        make_engine(settings.resolved_database_url), switch, actor=actor, action="halt", reason=reason
+    )
+    paused = asyncio.run(set_deployment_paused(True))
+    where = "deployment paused" if paused else "no deployment reachable; the store flag alone halts runs"
+    typer.secho(f"HALTED ({where}): {reason}", fg=typer.colors.RED, bold=True)
+
+
+@app.command()
+def resume(
+    reason: Annotated[str, typer.Option(help="Why trading may go on.")] = "operator resume",
+    actor: Annotated[str, typer.Option(help="Who is resuming.")] = os.environ.get("USER", "operator"),
+) -> None:
+    """Undo `kill`: clear the halt flag and resume the round deployment (future rounds are rescheduled)."""
+    from core.risk.state import KillSwitch
+    from core.store.db import make_engine, migrate
+    from tasks.control import set_deployment_paused, write_kill_switch
+
+    _prefect_env()
+    settings = settings_or_exit()
+    migrate(settings.resolved_database_url)
+    write_kill_switch(
+        make_engine(settings.resolved_database_url), KillSwitch(), actor=actor, action="resume", reason=reason
+    )
+    asyncio.run(set_deployment_paused(False))
+    typer.secho(f"resumed: {reason}", fg=typer.colors.GREEN)
+
+
+@app.command()
+def deploy() -> None:
+    """Create the `agent` process work pool if missing, then deploy prefect.yaml (rounds on cron, backtests)."""
+    _prefect_env()
+    prefect = [sys.executable, "-m", "prefect"]
+    pools = subprocess.run([*prefect, "work-pool", "ls"], capture_output=True, text=True, check=False)
+    if " agent " not in pools.stdout:
+        subprocess.run([*prefect, "work-pool", "create", "agent", "--type", "process"], check=True)
+    subprocess.run([*prefect, "--no-prompt", "deploy", "--all"], check=True)
+
+
+@app.command()
+def worker() -> None:
+    """Start a process worker on the `agent` pool: it runs the round and backtest flows."""
+    _prefect_env()
+    os.execv(  # noqa: S606 - the worker replaces this process, as `prefect worker start` would
+        sys.executable,
+        [sys.executable, "-m", "prefect", "worker", "start", "--pool", "agent", "--type", "process"],
+    )
+
+
+@app.command("run")
+def run_now(
+    paper: Annotated[
+        bool, typer.Option("--paper/--live", help="Paper (default) or live, if settings allow live.")
+    ] = True,
+    slug: Annotated[str | None, typer.Option(help="A round slug; default the next round to wake.")] = None,
+) -> None:
+    """Run one round now, outside any deployment (the venue URLs from settings: Polymarket's by default)."""
+    from flows.round import round_flow
+
+    _prefect_env()
+    settings = settings_or_exit()
+    if not paper and not settings.live_trading_allowed:
+        typer.secho(
+            "--live needs BTC_AGENT_MODE=live, a private key and BTC_AGENT_LIVE_CONFIRMED=true",
+            err=True,
+            fg="red",
+        )
+        raise typer.Exit(2)
+    outcome = asyncio.run(round_flow(round_slug=slug))
+    typer.echo(f"{outcome.slug if outcome else slug}: {outcome.status if outcome else 'skipped'}")
+
+
+@app.command()
+def backtest(
+    start: Annotated[datetime, typer.Option(help="First round's open (UTC).")],
+    end: Annotated[datetime, typer.Option(help="Rounds opening before this (UTC).")],
+    source: Annotated[
+        str, typer.Option(help="generated (from --price-file) or tapes (from --tape-dir).")
+    ] = "generated",
+    price_file: Annotated[Path | None, typer.Option(help="Binance 1m CSV for generated rounds.")] = None,
+    tape_dir: Annotated[Path | None, typer.Option(help="Folder of recorded round tapes.")] = None,
+    strategies: Annotated[
+        str, typer.Option(help="Comma-separated strategy names.")
+    ] = "fair_value,momentum,mean_reversion",
+    grid: Annotated[
+        str | None, typer.Option(help='Parameter grid as JSON, e.g. {"fair_value": {"margin": [0.02, 0.04]}}')
+    ] = None,
+    report_dir: Annotated[
+        Path | None, typer.Option(help="Where the report goes; default under the data dir.")
+    ] = None,
+) -> None:
+    """Backtest past rounds through the same engine, on a local Dask cluster (or BTC_AGENT_DASK_ADDRESS)."""
+    from core.backtest import BacktestError, expand_grid, parse_grid
+    from flows.backtest import backtest_flow
+
+    _prefect_env()
+    settings_or_exit()
+    names = [name.strip() for name in strategies.split(",") if name.strip()]
+    try:
+        expand_grid(names, parse_grid(grid))
+        table = backtest_flow(
+            source=source,
+            start=start if start.tzinfo else start.replace(tzinfo=UTC),
+            end=end if end.tzinfo else end.replace(tzinfo=UTC),
+            strategies=names,
+            params_grid=grid,
+            price_file=str(price_file) if price_file else None,
+            tape_dir=str(tape_dir) if tape_dir else None,
+            report_dir=str(report_dir) if report_dir else None,
+        )
+    except BacktestError as exc:
+        typer.secho(str(exc), err=True, fg="red")
+        raise typer.Exit(2) from None
+    for row in table:
+        typer.echo(
+            f"{row['variant']:<50} rounds {row['rounds']:>5}  traded {row['traded']:>5}  P&L {row['pnl']:>12}"
+        )
+
+
+@app.command()
+def demo(
+    round_seconds: Annotated[int, typer.Option(help="Round length of the demo venue.")] = 120,
+    active_seconds: Annotated[int, typer.Option(help="The active window at the end of each round.")] = 36,
+    fresh: Annotated[bool, typer.Option(help="Start from empty demo state (.demo/).")] = False,
+) -> None:
+    """The whole agent on this machine, no internet, no credentials: a Prefect server, the simulated venue
+    with short rounds, and the round deployment served, trading on paper. Ctrl-C stops everything."""
+    root = Path.cwd() / ".demo"
+    if fresh and root.exists():
+        shutil.rmtree(root)
+    wake = max(60, (active_seconds + 59) // 60 * 60)
+    if wake > round_seconds:
+        typer.secho(
+            f"rounds of {round_seconds} s cannot wake {wake} s before their close", err=True, fg="red"
+        )
+        raise typer.Exit(2)
+    schedule = RoundSchedule(round_seconds, active_seconds, wake)
+    env = {
+        "PREFECT_HOME": str(root / "prefect"),
+        "PREFECT_API_URL": f"http://127.0.0.1:{PREFECT_PORT}/api",
+        "BTC_AGENT_DATA_DIR": str(root / "data"),
+        "BTC_AGENT_ROUND_SECONDS": str(round_seconds),
+        "BTC_AGENT_ACTIVATION_LEAD_SECONDS": str(active_seconds),
+        "BTC_AGENT_WAKE_LEAD_SECONDS": str(wake),
+        "BTC_AGENT_RISK__MIN_BOOK_DEPTH_SHARES": "5",
+    }
+    os.environ.update(env)
+    _prefect_env()
+    from core.sim.market_maker import MarketMakerConfig
+    from core.sim.server import SimServer
+    from core.sim.venue import SimConfig
+
+    sim = SimServer(
+        SimConfig(round_seconds=round_seconds, market_maker=MarketMakerConfig(fair_noise=0.05)), port=SIM_PORT
+    ).start()
+    for name, url in sim.urls.model_dump().items():
+        if name.endswith("_url"):
+            os.environ[f"BTC_AGENT_VENUE__{name.upper()}"] = url
+    (root / "prefect").mkdir(parents=True, exist_ok=True)
+    server_log = (root / "prefect-server.log").open("ab")
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "prefect",
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(PREFECT_PORT),
+        ],
+        stdout=server_log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        _wait_for(f"http://127.0.0.1:{PREFECT_PORT}/api/health", "Prefect server", server)
+        typer.secho(f"Prefect UI:        http://127.0.0.1:{PREFECT_PORT}", fg="green", bold=True)
+        typer.secho(f"simulated venue:   http://127.0.0.1:{SIM_PORT}/_sim/state", fg="green")
+        typer.echo(
+            f"rounds of {round_seconds} s, active for the last {active_seconds} s, runs start {wake} s before the close (cron {schedule.cron()})"
+        )
+        typer.echo("kill switch: `btc-agent kill` (or pause the deployment in the UI); Ctrl-C stops the demo")
+        from prefect import serve
+
+        from flows.round import round_flow
+
+        deployment = round_flow.to_deployment(name="agent-rounds", cron=schedule.cron())
+        serve(deployment, pause_on_shutdown=False)  # type: ignore[arg-type]
+    except KeyboardInterrupt:
+        typer.echo("stopping the demo")
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=20)
+        server_log.close()
+        sim.stop()
+
+
+def _wait_for(url: str, what: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            typer.secho(
+                f"{what} exited with {process.returncode}; see .demo/prefect-server.log", err=True, fg="red"
+            )
+            raise typer.Exit(1)
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    typer.secho(f"{what} did not answer at {url} within 60 s", err=True, fg="red")
+    raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    app()
