@@ -265,5 +265,7 @@ def _wait_for(url: str, what: str, process: subprocess.Popen[bytes]) -> None:
     raise typer.Exit(1)
 
 
+__all__ = ["app"]
+
 if __name__ == "__main__":
     app()
