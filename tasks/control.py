@@ -54,10 +54,12 @@ async def set_deployment_paused(paused: bool, name: str = ROUND_DEPLOYMENT) -> s
 class HaltWatch:
     """Polled by the round runner: a reason to halt, or None. Cheap enough to ask twice a second."""
 
-    def __init__(self, store: Engine) -> None:
+    def __init__(
+        self, store: Engine, *, deployment_id: str | None = None, flow_run_id: str | None = None
+    ) -> None:
         self._store = store
-        self._deployment_id: Any = deployment.get_id()
-        self._flow_run_id: Any = flow_run.get_id()
+        self._deployment_id: Any = deployment_id or deployment.get_id()
+        self._flow_run_id: Any = flow_run_id or flow_run.get_id()
 
     async def __call__(self) -> str | None:
         switch = read_kill_switch(self._store)

@@ -178,3 +178,25 @@ def test_the_kill_switch_stops_new_orders_within_a_second(prefect_server: None, 
     pressed_ms = round_.activation_ms + 4_000
     assert seen - pressed_ms < 1_000, "the in-flight run noticed within a second"
     write_kill_switch(store, KillSwitch(), actor="test", action="resume", reason="test over")
+
+
+def test_pausing_the_round_deployment_is_seen_as_a_halt_and_resuming_clears_it(
+    prefect_server: None, agent_env: str
+) -> None:
+    from flows.round import round_flow
+    from tasks.control import HaltWatch, set_deployment_paused
+
+    async def scenario() -> tuple[str | None, str | None, str | None]:
+        runner_deployment = await round_flow.ato_deployment(name="agent-rounds")
+        deployment_id = await runner_deployment.apply()  # type: ignore[misc]
+        watch = HaltWatch(make_engine(agent_env), deployment_id=str(deployment_id))
+        before = await watch()
+        assert await set_deployment_paused(True) == str(deployment_id)
+        paused = await watch()
+        await set_deployment_paused(False)
+        return before, paused, await watch()
+
+    before, paused, after = asyncio.run(scenario())
+    assert before is None
+    assert paused == "the round deployment was paused"
+    assert after is None
