@@ -1,6 +1,7 @@
 """`backtest_flow`: past rounds through the same engine on paper, batches of rounds as Prefect tasks on a
 Dask task runner (a local cluster by default, an existing cluster by address), a parameter grid mapped
-over; rows tagged with the backtest run, a summary artifact and a report folder with plots."""
+over; rows tagged with the backtest run and variant (`backtest-<run>/v<n>`), a summary artifact and a
+report folder with plots."""
 
 from __future__ import annotations
 
@@ -138,8 +139,8 @@ def backtest_flow(
         source,
     )
     futures = [
-        backtest_batch.submit(batch, variant, names, run_id, price_file, store_url)
-        for variant in variants
+        backtest_batch.submit(batch, variant, names, f"{run_id}/v{index}", price_file, store_url)
+        for index, variant in enumerate(variants)
         for batch in batches
     ]
     results: list[RoundResult] = []
@@ -157,8 +158,10 @@ def backtest_flow(
             results.extend(done)
             progress.advance(bar, len(done))
     summaries = summarize(results)
+    run_of = {variant.name: f"{run_id}/v{index}" for index, variant in enumerate(variants)}
     table = [
         {
+            "run_id": run_of[s.variant],
             "variant": s.variant,
             "rounds": s.rounds,
             "traded": s.traded,
