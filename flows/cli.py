@@ -230,7 +230,11 @@ def demo(
         typer.echo(
             f"rounds of {round_seconds} s, active for the last {active_seconds} s, runs start {wake} s before the close (cron {schedule.cron()})"
         )
-        typer.echo("kill switch: `btc-agent kill` (or pause the deployment in the UI); Ctrl-C stops the demo")
+        env_prefix = (
+            f"BTC_AGENT_DATA_DIR={env['BTC_AGENT_DATA_DIR']} PREFECT_API_URL={env['PREFECT_API_URL']}"
+        )
+        typer.echo(f"kill switch (another terminal): {env_prefix} .venv/bin/btc-agent kill --reason why")
+        typer.echo("  (or pause the deployment in the UI); Ctrl-C stops the demo")
         from prefect import serve
 
         from flows.round import round_flow
