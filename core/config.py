@@ -46,6 +46,8 @@ class RiskLimitsSettings(BaseModel):
     max_divergence_bps: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] = Decimal(50)
     stale_feed_seconds: Annotated[float, Field(gt=0)] = 5.0
     order_error_burst: Annotated[int, Field(ge=1)] = 5
+    min_book_depth_ticks: Annotated[int, Field(ge=0)] = 3
+    require_fair_probability: bool = True
 
 
 class VenueSettings(BaseModel):

@@ -31,7 +31,7 @@ class LimitsError(ValueError):
 
 
 class RiskLimits(BaseModel):
-    """Every limit a rule reads. The fields of RiskLimitsSettings, plus the ones only overrides can set."""
+    """Every limit a rule reads: the fields of RiskLimitsSettings, validated again when overridden live."""
 
     model_config = {"frozen": True, "extra": "forbid"}
 
