@@ -115,13 +115,15 @@ shares = st.integers(1, 10**9).map(lambda k: Decimal(k) / 100)
 def test_a_built_book_parses_back_best_level_first(
     bids: dict[Decimal, Decimal], asks: dict[Decimal, Decimal]
 ) -> None:
-    frame = wire.encode_book(
-        market=MARKET,
-        asset_id=UP,
-        timestamp_ms=MS,
-        bids=bids.items(),
-        asks=asks.items(),
-        tick_size=Decimal("0.01"),
+    frame = wire.encode(
+        wire.book_message(
+            market=MARKET,
+            asset_id=UP,
+            timestamp_ms=MS,
+            bids=bids.items(),
+            asks=asks.items(),
+            tick_size=Decimal("0.01"),
+        )
     )
 
     assert MarketParser().parse(frame, RECV_MS) == [

@@ -469,32 +469,6 @@ def book_message(
     )
 
 
-def encode_book(
-    *,
-    market: str,
-    asset_id: str,
-    timestamp_ms: int,
-    bids: Iterable[tuple[Decimal, Decimal]],
-    asks: Iterable[tuple[Decimal, Decimal]],
-    tick_size: Decimal | None = None,
-    last_trade_price: Decimal | None = None,
-    hash: str | None = None,
-) -> bytes:
-    """`book_message`, encoded."""
-    return encode(
-        book_message(
-            market=market,
-            asset_id=asset_id,
-            timestamp_ms=timestamp_ms,
-            bids=bids,
-            asks=asks,
-            tick_size=tick_size,
-            last_trade_price=last_trade_price,
-            hash=hash,
-        )
-    )
-
-
 def price_change_entry(
     asset_id: str,
     side: Side,
