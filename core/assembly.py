@@ -101,6 +101,7 @@ def market_of_tape(meta: TapeMeta) -> RoundMarket:
         fee_schedule=meta.fee_schedule,
         settlement_source=SettlementSource(meta.settlement_source),
         strike=meta.strike,
+        condition_id=meta.condition_id,
     )
 
 
@@ -116,4 +117,5 @@ def tape_meta_of(round_: Round, market: RoundMarket) -> TapeMeta:
         settlement_source=market.settlement_source.value,
         min_order_size=market.min_order_size,
         strike=market.strike,
+        condition_id=market.condition_id,
     )

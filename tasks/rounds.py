@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.runtime import flow_run, task_run
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from core.adapters.polymarket.gamma import GammaClient, MarketInfo
@@ -45,9 +46,8 @@ def recipe_for(settings: Settings, limits: RiskLimits, strategies: list[str] | N
     return EngineRecipe(limits=limits, strategies=tuple(names))
 
 
-def account_for(settings: Settings, limits: RiskLimits, now_ms: int, store_url: str) -> AccountState:
+def account_for(settings: Settings, limits: RiskLimits, now_ms: int, engine: Engine) -> AccountState:
     """Today's settled rounds of live and paper runs, and the stored kill switch: risk survives restarts."""
-    engine = make_engine(store_url)
     since = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
     with Session(engine) as session:
         rows = session.exec(
@@ -57,7 +57,6 @@ def account_for(settings: Settings, limits: RiskLimits, now_ms: int, store_url: 
         ).all()
     account = AccountState.from_settlements(rows, now_ms, limits, round_ms=settings.round_seconds * 1000)
     switch = read_kill_switch(engine)
-    engine.dispose()
     return replace(account, kill_switch=switch) if switch.engaged else account
 
 
@@ -72,7 +71,7 @@ async def run_round(
     store = make_engine(store_url)
     limits = load_limits(store, RiskLimits.from_settings(settings.risk))
     now = int(datetime.now(UTC).timestamp() * 1000)
-    account = account_for(settings, limits, now, store_url)
+    account = account_for(settings, limits, now, store)
     spool = settings.resolved_spool_dir / f"{round_.slug}-{task_run.get_run_count()}"
     outbox = Outbox(spool, store_url).start()
     watch = HaltWatch(store)
