@@ -114,16 +114,23 @@ def test_market_feed_receives_both_books_then_level_changes(sim: SimServer) -> N
             assert list(snapshot.bids) == sorted(snapshot.bids, key=lambda level: level.price, reverse=True)
 
 
-def test_the_snapshot_best_levels_match_the_rest_book(sim: SimServer) -> None:
-    token = current_round(sim)["up_token_id"]
-    events = asyncio.run(collect(market_feed(sim, MarketParser(), [token]), bool))
+def test_the_websocket_snapshot_is_the_rest_book_best_level_first() -> None:
+    still = SimConfig(round_seconds=300, seed=29, step_ms=600_000)  # one step at start: the book holds still
+    with SimServer(still) as frozen:
+        deadline = time.monotonic() + 10
+        while not current_round(frozen)["up_token_id"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        token = current_round(frozen)["up_token_id"]
+        book = httpx.get(f"{frozen.urls.clob_url}/book", params={"token_id": token}).json()
+        events = asyncio.run(collect(market_feed(frozen, MarketParser(), [token]), bool))
     snapshot = next(e for e in events if isinstance(e, BookSnapshot))
-    book = httpx.get(f"{sim.urls.clob_url}/book", params={"token_id": token}).json()
-    rest_asks = [Decimal(level["price"]) for level in book["asks"]]
-    if snapshot.asks and rest_asks:
-        assert abs(snapshot.asks[0].price - rest_asks[-1]) <= Decimal("0.05"), (
-            "the same market, moments apart"
-        )
+    assert snapshot.asks or snapshot.bids, "the market maker quoted at the venue's first step"
+    assert [(level.price, level.size) for level in snapshot.asks] == [
+        (Decimal(level["price"]), Decimal(level["size"])) for level in reversed(book["asks"])
+    ]
+    assert [(level.price, level.size) for level in snapshot.bids] == [
+        (Decimal(level["price"]), Decimal(level["size"])) for level in reversed(book["bids"])
+    ]
 
 
 def test_price_feed_receives_chainlink_binance_and_twap_with_a_backfill(sim: SimServer) -> None:
