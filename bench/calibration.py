@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.calibration [--data DIR] [--bins 10] [--intervals 1,10,30] [--half-life-s 300]
 
-Forecasts P(Up) with core.probability at T-180 s, T-120 s and T-60 s, on:
+Forecasts P(Up) with core.engine.probability at T-180 s, T-120 s and T-60 s, on:
 - binance_btcusdt_1m_30d: every complete round aligned to :00/:15/:30/:45 (the data starts at 20:07, so
   2,879); the strike is the round's first 1m open, the outcome close >= open, the price at T-h a minute
   close, sigma the trailing hour of 1m returns (core.sim.fair_value.VolatilityEstimator): DATA.md's baseline.
@@ -10,7 +10,7 @@ Forecasts P(Up) with core.probability at T-180 s, T-120 s and T-60 s, on:
   week's Binance 1m candles (so the strike is Binance's open, not Chainlink's).
 - chainlink_btc_1s_2026-06-08: the day's 96 fifteen-minute windows replayed report by report (observed at
   recv_ms) through FeatureState, priced by the fair_value strategy's probability. Spot rounds use the
-  official strike; TWAP rounds settle on core.settlement.twap and FeatureState finds the strike itself.
+  official strike; TWAP rounds settle on core.market.settlement.twap and FeatureState finds the strike itself.
   Each window starts 300 s before its open with the previous window's volatility as its prior.
 """
 
@@ -30,12 +30,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+from core.engine.features import FeatureState
+from core.engine.pricing import fair_up_probability
+from core.engine.probability import DEFAULT_SIGMA, spot_up_probability
 from core.events import PriceSource, PriceTick, Timer
-from core.features import FeatureState
+from core.market.rounds import Round
+from core.market.settlement import SettlementSource, Tick, price_in_effect, twap
 from core.money import from_e18
-from core.probability import DEFAULT_SIGMA, fair_up_probability, spot_up_probability
-from core.rounds import Round
-from core.settlement import SettlementSource, Tick, price_in_effect, twap
 from core.sim.fair_value import VolatilityEstimator
 
 HORIZONS_S = (180, 120, 60)

@@ -19,10 +19,10 @@ from pathlib import Path
 
 from sqlmodel import SQLModel
 
-from core.assembly import EngineRecipe, build_engine
 from core.config import RiskLimitsSettings
+from core.engine.assembly import EngineRecipe, build_engine
+from core.market.rounds import RoundSchedule
 from core.risk.limits import RiskLimits
-from core.rounds import RoundSchedule
 from core.sim.generator import generate_round, generated_market, generated_winner
 from core.sim.prices import BridgedMinutePath
 from core.store.models import table_of

@@ -16,6 +16,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+from core.engine.tape import TapeMeta, TapeWriter, read_tape
 from core.events import (
     AnyEvent,
     BookDelta,
@@ -32,8 +33,7 @@ from core.events import (
     TradePrint,
     encode_event,
 )
-from core.fees import CRYPTO_FEES_V2
-from core.tape import TapeMeta, TapeWriter, read_tape
+from core.market.fees import CRYPTO_FEES_V2
 
 UP = "71321045679252212594626385532706912750332728571942532289631379312455583992563"
 DOWN = "52114319501245915516055106046884209969926127482827954674443846427813813222426"

@@ -17,9 +17,9 @@ import typer
 
 from core.clock import WallClock
 from core.config import Settings, SettingsError, load_settings
-from core.fees import CRYPTO_FEES_V2, FeeSchedule, buy_cost, taker_fee
+from core.market.fees import CRYPTO_FEES_V2, FeeSchedule, buy_cost, taker_fee
+from core.market.rounds import InvalidSlugError, RoundSchedule
 from core.money import MoneyError
-from core.rounds import InvalidSlugError, RoundSchedule
 
 app = typer.Typer(
     name="btc-agent",

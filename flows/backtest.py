@@ -19,8 +19,8 @@ from prefect.runtime import flow_run
 from prefect_dask.task_runners import DaskTaskRunner
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from core.assembly import EngineRecipe
-from core.backtest import (
+from core.backtest.report import write_report
+from core.backtest.runner import (
     BacktestError,
     RoundJob,
     RoundResult,
@@ -31,10 +31,10 @@ from core.backtest import (
     run_jobs,
     summarize,
 )
-from core.backtest_report import write_report
 from core.config import SettingsError, load_settings
+from core.engine.assembly import EngineRecipe
+from core.market.rounds import RoundSchedule
 from core.risk.limits import RiskLimits
-from core.rounds import RoundSchedule
 from core.store.db import make_engine, migrate
 from core.store.models import TABLES, table_of
 from core.store.writer import insert_rows

@@ -18,7 +18,7 @@ import httpx
 import typer
 
 from core.cli import app, settings_or_exit
-from core.rounds import RoundSchedule
+from core.market.rounds import RoundSchedule
 
 PREFECT_PORT = 4200
 SIM_PORT = 8765
@@ -139,7 +139,7 @@ def backtest(
     ] = None,
 ) -> None:
     """Backtest past rounds through the same engine, on a local Dask cluster (or BTC_AGENT_DASK_ADDRESS)."""
-    from core.backtest import BacktestError, expand_grid, parse_grid
+    from core.backtest.runner import BacktestError, expand_grid, parse_grid
     from flows.backtest import backtest_flow
 
     _prefect_env()

@@ -13,8 +13,8 @@ from sqlmodel import Session
 
 from core.clock import WallClock, datetime_to_ms
 from core.config import load_settings
-from core.rounds import Round, RoundSchedule
-from core.runner import RoundOutcome
+from core.live.runner import RoundOutcome
+from core.market.rounds import Round, RoundSchedule
 from core.store.db import make_engine, migrate
 from core.store.models import RoundRow
 from tasks.rounds import discover, report, run_round, settle

@@ -15,12 +15,12 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from core.adapters.polymarket.gamma import GammaClient, MarketInfo
-from core.assembly import EngineRecipe
 from core.config import Settings
+from core.engine.assembly import EngineRecipe
+from core.live.runner import RoundOutcome, RoundRunner
+from core.market.rounds import Round
 from core.risk.limits import RiskLimits, load_limits
 from core.risk.state import AccountState
-from core.rounds import Round
-from core.runner import RoundOutcome, RoundRunner
 from core.store.db import make_engine, migrate
 from core.store.models import SettlementRow
 from core.store.outbox import Outbox

@@ -30,7 +30,6 @@ from decimal import Decimal
 from enum import StrEnum
 from itertools import count
 
-from core.book import TokenBook
 from core.errors import ErrorCategory
 from core.events import (
     Event,
@@ -44,7 +43,8 @@ from core.events import (
     TradeStatus,
 )
 from core.execution.base import ApprovedOrder, ExecutionError, ExecutionEvent, OrderIntent
-from core.fees import FeeSchedule, fee_for, taker_fee
+from core.market.book import TokenBook
+from core.market.fees import FeeSchedule, fee_for, taker_fee
 from core.money import ONE, ZERO
 
 Results = list[ExecutionEvent | ExecutionError]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from core.features import FeatureView
-from core.fees import CRYPTO_FEES_V2, FeeSchedule
+from core.engine.features import FeatureView
+from core.market.fees import CRYPTO_FEES_V2, FeeSchedule
 from core.risk.state import AccountState, RoundExposure
 
 

@@ -1,6 +1,6 @@
-"""The simulated market's volatility estimate; the fair-value math itself lives in core.probability.
+"""The simulated market's volatility estimate; the fair-value math itself lives in core.engine.probability.
 
-Names of core.probability are re-exported here for the simulator's modules and tests.
+Names of core.engine.probability are re-exported here for the simulator's modules and tests.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from collections import deque
 
-from core.probability import (
+from core.engine.probability import (
     DEFAULT_SIGMA,
     P_MAX,
     P_MIN,
@@ -18,7 +18,7 @@ from core.probability import (
     twap_up_probability,
     up_probability,
 )
-from core.settlement import TWAP_WINDOW_S
+from core.market.settlement import TWAP_WINDOW_S
 
 __all__ = [
     "DEFAULT_SIGMA",

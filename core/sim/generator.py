@@ -10,7 +10,7 @@ import random
 from collections.abc import Iterator
 from decimal import Decimal
 
-from core.engine import RoundMarket
+from core.engine.engine import RoundMarket
 from core.events import (
     BookDelta,
     BookSnapshot,
@@ -23,9 +23,9 @@ from core.events import (
     Timer,
     TradePrint,
 )
-from core.fees import CRYPTO_FEES_V2
-from core.rounds import Round
-from core.settlement import SettlementSource
+from core.market.fees import CRYPTO_FEES_V2
+from core.market.rounds import Round
+from core.market.settlement import SettlementSource
 from core.sim.fair_value import DEFAULT_SIGMA, spot_up_probability
 from core.sim.prices import PricePath
 

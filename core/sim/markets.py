@@ -13,9 +13,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from core.events import Outcome
-from core.fees import CRYPTO_FEES_V2, FeeSchedule
-from core.rounds import Round
-from core.settlement import TWAP_CUTOVER
+from core.market.fees import CRYPTO_FEES_V2, FeeSchedule
+from core.market.rounds import Round
+from core.market.settlement import TWAP_CUTOVER
 
 SPOT_SOURCE = "https://data.chain.link/streams/btc-usd"
 TWAP_SOURCE = "https://data.chain.link/streams/btc-usd-twap-60s-streams"

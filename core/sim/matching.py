@@ -26,7 +26,7 @@ from itertools import count
 from typing import Protocol
 
 from core.events import BookDelta, BookSnapshot, Liquidity, OrderType, Outcome, Side, TradePrint, TradeStatus
-from core.fees import CRYPTO_FEES_V2, FeeSchedule, fee_for, taker_fee
+from core.market.fees import CRYPTO_FEES_V2, FeeSchedule, fee_for, taker_fee
 from core.money import ONE, ZERO
 from core.sim.book import MARKET_MAKER, Entry, Match, PairBook, flip, to_canonical
 from core.sim.market_maker import Ladder, TakerIntent

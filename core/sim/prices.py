@@ -23,8 +23,8 @@ from statistics import NormalDist
 from typing import Protocol
 
 from core.events import PriceSource, PriceTick
+from core.market.settlement import Tick, price_in_effect, twap
 from core.money import from_e18
-from core.settlement import Tick, price_in_effect, twap
 
 SECOND_MS = 1000
 MINUTE_S = 60
@@ -338,7 +338,7 @@ class ChainlinkFeed:
         return [(ts, self.report(ts)) for ts in whole_seconds(lo, hi)]
 
     def twap_at(self, end_ms: int, window_s: int = 60) -> Decimal | None:
-        """Our model of Chainlink's 60 s TWAP stream: core.settlement.twap over our 1 s reports.
+        """Our model of Chainlink's 60 s TWAP stream: core.market.settlement.twap over our 1 s reports.
 
         Chainlink does not publish its sampling rule; this is the time-weighted mean of the report step
         function over [end - window, end). None when the path does not reach back far enough.

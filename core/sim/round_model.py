@@ -10,8 +10,8 @@ from decimal import Decimal
 from statistics import fmean
 
 from core.events import MarketResolved, Outcome
-from core.rounds import Round
-from core.settlement import SettlementSource, decide_outcome, settlement_price
+from core.market.rounds import Round
+from core.market.settlement import SettlementSource, decide_outcome, settlement_price
 from core.sim.fair_value import P_MAX, P_MIN, TWAP_WINDOW_S, VolatilityEstimator, up_probability
 from core.sim.market_maker import MarketMaker
 from core.sim.matching import EngineReport, MarketRules, MatchingEngine, merge_reports
@@ -94,7 +94,7 @@ class RoundModel:
         return merge_reports(reports)
 
     def settle(self, now_ms: int) -> tuple[MarketResolved, EngineReport]:
-        """Decide the outcome by core.settlement's rule, resolve the market and redeem winning shares."""
+        """Decide the outcome by core.market.settlement's rule, resolve the market and redeem winning shares."""
         if now_ms < self.round.close_ms:
             raise ValueError(f"{self.round.slug} closes at {self.round.close_ms}, not yet at {now_ms}")
         strike, final = self.strike(), self._settlement_value(self.round.close_ms)

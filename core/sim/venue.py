@@ -23,8 +23,8 @@ import msgspec
 from core.adapters.polymarket import wire
 from core.clock import Clock, ms_to_datetime
 from core.events import OrderType, Side
-from core.rounds import Round, RoundSchedule
-from core.settlement import SettlementSource
+from core.market.rounds import Round, RoundSchedule
+from core.market.settlement import SettlementSource
 from core.sim import frames
 from core.sim.auth import ApiCreds, derive_creds, order_hash, order_signer
 from core.sim.faults import FaultPlan, FaultRequest

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 from core.events import Outcome, Side
 
 if TYPE_CHECKING:
-    from core.features import FeatureView
+    from core.engine.features import FeatureView
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from core.engine.features import FeatureView
+from core.engine.pricing import fair_up_probability
 from core.events import Outcome, Side
-from core.features import FeatureView
-from core.fees import CRYPTO_FEES_V2, FeeSchedule, fee_per_share
-from core.probability import fair_up_probability
+from core.market.fees import CRYPTO_FEES_V2, FeeSchedule, fee_per_share
 from core.strategies.base import StrategyDecision
 
 
@@ -30,7 +30,7 @@ class FairValueParams:
 
 
 class FairValueStrategy:
-    """Prices Up with `core.probability` (spot or TWAP rule) and takes the side with the larger edge."""
+    """Prices Up with `core.engine.probability` (spot or TWAP rule) and takes the side with the larger edge."""
 
     __slots__ = ("fees", "params")
     name = "fair_value"

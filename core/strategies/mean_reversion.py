@@ -6,10 +6,10 @@ import math
 from dataclasses import dataclass
 from decimal import Decimal
 
+from core.engine.features import RETURN_HORIZONS_S, FeatureView
+from core.engine.pricing import fair_up_probability
 from core.events import Outcome, Side
-from core.features import RETURN_HORIZONS_S, FeatureView
-from core.fees import CRYPTO_FEES_V2, FeeSchedule, fee_per_share
-from core.probability import fair_up_probability
+from core.market.fees import CRYPTO_FEES_V2, FeeSchedule, fee_per_share
 from core.strategies.base import StrategyDecision
 
 

@@ -35,7 +35,7 @@ from core.events import (
     TradePrint,
     TradeStatus,
 )
-from core.fees import CRYPTO_FEES_V2, fee_for
+from core.market.fees import CRYPTO_FEES_V2, fee_for
 from tests.support.shared_data import SHARED_DATA
 
 REFERENCE = Path(

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, col, select
 
-from core.assembly import tape_meta_of
+from core.engine.assembly import tape_meta_of
+from core.engine.tape import TapeWriter
 from core.sim.generator import generate_round, generated_market
 from core.store.db import make_engine
 from core.store.models import SettlementRow
-from core.tape import TapeWriter
 from tests.support.engine_runs import model_path, rounds
 
 pytestmark = [pytest.mark.slow]

@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from core.assembly import EngineRecipe
-from core.backtest import RoundJob, RoundResult, Variant, run_jobs
+from core.backtest.runner import RoundJob, RoundResult, Variant, run_jobs
 from core.clock import WallClock
 from core.config import load_settings
+from core.engine.assembly import EngineRecipe
+from core.live.runner import RoundOutcome
+from core.market.rounds import Round, RoundSchedule
 from core.risk.limits import RiskLimits
 from core.risk.state import KillSource, KillSwitch
-from core.rounds import Round, RoundSchedule
-from core.runner import RoundOutcome
 from core.sim.market_maker import MarketMakerConfig
 from core.sim.server import SimServer
 from core.sim.venue import SimConfig
@@ -89,7 +89,7 @@ def rows(url: str, kind: type, slug: str) -> list:  # type: ignore[type-arg]
 
 
 def replay_tape(tape: Path, round_: Round) -> RoundResult:
-    """The recorded round through `core.backtest`, as `backtest_flow` replays it."""
+    """The recorded round through `core.backtest.runner`, as `backtest_flow` replays it."""
     settings = load_settings()
     recipe = EngineRecipe(limits=RiskLimits.from_settings(settings.risk))
     job = RoundJob(round_.slug, round_.open_s, str(tape))

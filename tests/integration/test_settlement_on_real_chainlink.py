@@ -9,14 +9,14 @@ from decimal import Decimal
 import pytest
 
 from core.events import Outcome
-from core.money import from_e18
-from core.settlement import (
+from core.market.settlement import (
     SettlementSource,
     Tick,
     decide_outcome,
     price_in_effect,
     settlement_price,
 )
+from core.money import from_e18
 from tests.support.shared_data import SHARED_DATA
 
 DATA = SHARED_DATA / "chainlink_btc_1s_2026-06-08"

@@ -35,7 +35,7 @@ from core.events import (
     PriceTick,
     Side,
 )
-from core.fees import CRYPTO_FEES_V2
+from core.market.fees import CRYPTO_FEES_V2
 from core.sim.server import SimServer
 from core.sim.venue import SimConfig
 

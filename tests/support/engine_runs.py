@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from decimal import Decimal
 
-from core.assembly import EngineRecipe, build_engine
 from core.config import RiskLimitsSettings
-from core.engine import RecordSink, RoundEngine
+from core.engine.assembly import EngineRecipe, build_engine
+from core.engine.engine import RecordSink, RoundEngine
 from core.events import Event
 from core.execution.base import Executor
+from core.market.rounds import Round, RoundSchedule
 from core.risk.limits import RiskLimits
-from core.rounds import Round, RoundSchedule
 from core.sim.generator import generate_round, generated_market, generated_winner
 from core.sim.prices import ModelPath, PricePath
 

@@ -6,10 +6,10 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
+from core.engine.features import FeatureState
 from core.events import BookSnapshot, Level, PriceSource, PriceTick
-from core.features import FeatureState
-from core.rounds import Round
-from core.settlement import SettlementSource
+from core.market.rounds import Round
+from core.market.settlement import SettlementSource
 
 ROUND = Round(open_s=1_780_000_200)
 UP_TOKEN = "up-token"

@@ -5,16 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from core.book import TokenBook
 from core.events import BookSnapshot, Level, OrderType, Outcome, Side
 from core.execution.base import OrderIntent
 from core.ids import IdFactory
+from core.market.book import TokenBook
+from core.market.settlement import SettlementSource
 from core.risk.context import RiskContext, VenueTerms
 from core.risk.guard import RiskGuard
 from core.risk.limits import RiskLimits
 from core.risk.state import AccountState, RoundExposure, utc_day
 from core.risk.verdict import RiskVerdict
-from core.settlement import SettlementSource
 
 SLUG = "btc-updown-15m-1778437800"
 OPEN_MS = 1_778_437_800_000

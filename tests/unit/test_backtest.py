@@ -7,13 +7,21 @@ from pathlib import Path
 
 import pytest
 
-from core.assembly import EngineRecipe, tape_meta_of
-from core.backtest import BacktestError, RoundJob, expand_grid, parse_grid, plan_rounds, run_jobs, summarize
+from core.backtest.runner import (
+    BacktestError,
+    RoundJob,
+    expand_grid,
+    parse_grid,
+    plan_rounds,
+    run_jobs,
+    summarize,
+)
 from core.config import RiskLimitsSettings
+from core.engine.assembly import EngineRecipe, tape_meta_of
+from core.engine.tape import TapeWriter
+from core.market.rounds import RoundSchedule
 from core.risk.limits import RiskLimits
-from core.rounds import RoundSchedule
 from core.sim.generator import generate_round, generated_market
-from core.tape import TapeWriter
 from tests.support.engine_runs import model_path, rounds
 
 START = datetime(2026, 1, 1, tzinfo=UTC)

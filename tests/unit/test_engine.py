@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from core.assembly import build_engine, market_of_tape, tape_meta_of
-from core.engine import ListSink
+from core.engine.assembly import build_engine, market_of_tape, tape_meta_of
+from core.engine.engine import ListSink
+from core.engine.tape import TapeWriter, read_tape
 from core.events import Event, OrderType, Outcome, PriceSource, PriceTick, Side
 from core.execution.base import ApprovedOrder, ExecutionError, ExecutionEvent, OrderIntent
 from core.execution.paper import PaperExecutor
-from core.fees import CRYPTO_FEES_V2, taker_fee
+from core.market.fees import CRYPTO_FEES_V2, taker_fee
 from core.risk.verdict import ReasonCode, RiskVerdict
 from core.sim.generator import generate_round
 from core.store.models import (
@@ -27,7 +28,6 @@ from core.store.models import (
     SettlementRecord,
     table_of,
 )
-from core.tape import TapeWriter, read_tape
 from tests.support.engine_runs import market_of, model_path, recipe, rounds, run_round
 
 

@@ -8,6 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core.engine.features import RETURN_HORIZONS_S, FeatureState, FeatureView
+from core.engine.probability import DEFAULT_SIGMA
 from core.events import (
     BookDelta,
     BookSnapshot,
@@ -26,10 +28,8 @@ from core.events import (
     Timer,
     TradePrint,
 )
-from core.features import RETURN_HORIZONS_S, FeatureState, FeatureView
-from core.probability import DEFAULT_SIGMA
-from core.rounds import Round
-from core.settlement import SettlementSource, twap
+from core.market.rounds import Round
+from core.market.settlement import SettlementSource, twap
 from tests.support.feature_events import (
     CLOSE_MS,
     DOWN_TOKEN,
@@ -469,7 +469,7 @@ def test_ring_buffer_features_match_a_naive_recomputation(
 
 
 def _stream(event: Event) -> object:
-    """The engine's ordering key (core/engine.py): per price source, per token, per feed."""
+    """The engine's ordering key (core/engine/engine.py): per price source, per token, per feed."""
     if isinstance(event, PriceTick):
         return event.source
     if isinstance(event, BookSnapshot | TradePrint):

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.fees import CRYPTO_FEES_V2, FeeSchedule, buy_cost, fee_for, fee_per_share, taker_fee
+from core.market.fees import CRYPTO_FEES_V2, FeeSchedule, buy_cost, fee_for, fee_per_share, taker_fee
 from core.money import MoneyError
 
 PHASE_1 = FeeSchedule(Decimal("0.25"), 2)

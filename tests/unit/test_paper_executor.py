@@ -5,7 +5,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.book import TokenBook
 from core.errors import ErrorCategory
 from core.events import (
     BookDelta,
@@ -23,7 +22,8 @@ from core.events import (
 )
 from core.execution.base import ApprovedOrder, ExecutionError, ExecutionEvent, Executor, OrderIntent
 from core.execution.paper import PaperExecutor
-from core.fees import CRYPTO_FEES_V2, taker_fee
+from core.market.book import TokenBook
+from core.market.fees import CRYPTO_FEES_V2, taker_fee
 from core.risk.verdict import ReasonCode, RiskVerdict
 
 UP, DOWN = "up-token", "down-token"

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
+from core.engine.policy import DecisionPolicy, PolicyConfig, PolicyReason
 from core.events import Outcome, Side
-from core.policy import DecisionPolicy, PolicyConfig, PolicyReason
 from core.strategies.base import StrategyDecision
 
 

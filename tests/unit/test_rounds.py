@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.clock import datetime_to_ms
-from core.rounds import InvalidSlugError, Round, RoundSchedule, window_label
+from core.market.rounds import InvalidSlugError, Round, RoundSchedule, window_label
 
 VENUE = RoundSchedule()
 FIVE_MINUTES = RoundSchedule(300, 60, 120)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from core.engine import ListSink
-from core.runner import TeeSink
+from core.engine.engine import ListSink
+from core.live.runner import TeeSink
 from core.store.models import FillRecord, RiskEventRecord
 
 

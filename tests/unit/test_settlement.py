@@ -6,8 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.events import Outcome
-from core.money import MoneyError
-from core.settlement import (
+from core.market.settlement import (
     TWAP_CUTOVER,
     Position,
     SettlementSource,
@@ -19,6 +18,7 @@ from core.settlement import (
     source_for,
     twap,
 )
+from core.money import MoneyError
 
 SPOT_URL = "https://data.chain.link/streams/btc-usd"
 TWAP_URL = "https://data.chain.link/streams/btc-usd-twap-60s-streams"

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.settlement import SettlementSource
+from core.market.settlement import SettlementSource
 from core.sim.fair_value import (
     DEFAULT_SIGMA,
     P_MAX,

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.events import Liquidity, OrderType, Outcome, Side, TradePrint, TradeStatus
-from core.fees import CRYPTO_FEES_V2, taker_fee
+from core.market.fees import CRYPTO_FEES_V2, taker_fee
 from core.sim.book import MARKET_MAKER
 from core.sim.market_maker import TakerIntent
 from core.sim.matching import (

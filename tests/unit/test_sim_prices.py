@@ -5,8 +5,8 @@ from decimal import Decimal
 import pytest
 
 from core.events import PriceSource
+from core.market.settlement import twap
 from core.money import from_e18
-from core.settlement import twap
 from core.sim.prices import (
     BinanceFeed,
     BridgedMinutePath,

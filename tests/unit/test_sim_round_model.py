@@ -3,8 +3,8 @@ from decimal import Decimal
 import pytest
 
 from core.events import Outcome, Side, TradePrint
-from core.rounds import Round
-from core.settlement import SettlementSource, decide_outcome, price_in_effect
+from core.market.rounds import Round
+from core.market.settlement import SettlementSource, decide_outcome, price_in_effect
 from core.sim.market_maker import MarketMaker, MarketMakerConfig
 from core.sim.matching import EngineReport, MarketSpec, MatchingEngine, SimOrder
 from core.sim.prices import ChainlinkFeed, ModelPath

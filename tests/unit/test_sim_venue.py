@@ -6,8 +6,8 @@ import hashlib
 from decimal import Decimal
 
 from core.clock import SimulatedClock
-from core.rounds import RoundSchedule
-from core.settlement import SettlementSource, decide_outcome, settlement_price
+from core.market.rounds import RoundSchedule
+from core.market.settlement import SettlementSource, decide_outcome, settlement_price
 from core.sim.venue import SimConfig, SimVenue
 
 START_MS = 1_795_000_020_000

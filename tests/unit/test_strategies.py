@@ -2,11 +2,11 @@ from decimal import Decimal
 
 import pytest
 
+from core.engine.features import FeatureState
+from core.engine.probability import spot_up_probability
 from core.events import Outcome, Side
-from core.features import FeatureState
-from core.fees import fee_per_share
-from core.probability import spot_up_probability
-from core.settlement import SettlementSource
+from core.market.fees import fee_per_share
+from core.market.settlement import SettlementSource
 from core.strategies import STRATEGIES, build_strategies
 from core.strategies.base import StrategyDecision
 from core.strategies.fair_value import FairValueParams, FairValueStrategy

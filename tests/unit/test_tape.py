@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from bench.tape import meta as bench_meta
 from bench.tape import stream
+from core.engine.tape import RECORDER_VERSION, TapeMeta, TapeWriter, parts_dir, read_tape
 from core.events import (
     AnyEvent,
     BookDelta,
@@ -32,8 +33,7 @@ from core.events import (
     TradeStatus,
     encode_event,
 )
-from core.fees import FeeSchedule
-from core.tape import RECORDER_VERSION, TapeMeta, TapeWriter, parts_dir, read_tape
+from core.market.fees import FeeSchedule
 
 T0 = 1_800_000_000_000
 UP, DOWN = "up-token", "down-token"

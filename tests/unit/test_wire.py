@@ -31,7 +31,7 @@ from core.events import (
     TradePrint,
     TradeStatus,
 )
-from core.fees import CRYPTO_FEES_V2
+from core.market.fees import CRYPTO_FEES_V2
 
 MS = 1_786_604_072_222
 RECV_MS = MS + 35

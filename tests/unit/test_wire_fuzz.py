@@ -18,7 +18,7 @@ from core.adapters.polymarket.parse import FrameParser
 from core.adapters.polymarket.price_parser import PolyBoltParser, RtdsParser
 from core.adapters.polymarket.user_parser import UserParser
 from core.events import Side
-from core.fees import CRYPTO_FEES_V2
+from core.market.fees import CRYPTO_FEES_V2
 
 RECV_MS = 1_786_604_072_257
 MS = 1_786_604_072_222

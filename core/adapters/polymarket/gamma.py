@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 
 from core.events import Outcome
-from core.fees import FeeSchedule
-from core.settlement import SettlementSource, source_for
+from core.market.fees import FeeSchedule
+from core.market.settlement import SettlementSource, source_for
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from decimal import Decimal
 from core.adapters.polymarket import wire
 from core.adapters.polymarket.parse import ZERO, FrameParser, Handler, Malformed, price, size
 from core.events import Fill, Liquidity, OrderStatus, OrderUpdate, Side, TradeStatus
-from core.fees import FeeSchedule, fee_for
+from core.market.fees import FeeSchedule, fee_for
 
 UserEvent = OrderUpdate | Fill
 

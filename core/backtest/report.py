@@ -16,7 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from core.backtest import RoundResult, VariantSummary
+from core.backtest.runner import RoundResult, VariantSummary
 from core.clock import ms_to_datetime
 
 

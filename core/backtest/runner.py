@@ -2,7 +2,7 @@
 
 Rounds come from recorded tapes, or are built from historical BTC prices by the generator. A parameter grid
 is the cartesian product of each strategy parameter's values; every combination (a variant) trades every
-round. Results per round feed the summary and the report (core/backtest_report.py).
+round. Results per round feed the summary and the report (core/backtest/report.py).
 """
 
 from __future__ import annotations
@@ -18,17 +18,17 @@ from typing import Literal
 
 from sqlmodel import SQLModel
 
-from core.assembly import EngineRecipe, build_engine, market_of_tape
 from core.clock import datetime_to_ms, ms_to_datetime
-from core.engine import ListSink, RoundMarket
+from core.engine.assembly import EngineRecipe, build_engine, market_of_tape
+from core.engine.engine import ListSink, RoundMarket
+from core.engine.pricing import fair_up_probability
+from core.engine.tape import read_tape
 from core.events import Event, MarketResolved, Outcome, PriceSource, PriceTick
-from core.probability import fair_up_probability
-from core.rounds import Round, RoundSchedule
-from core.settlement import decide_outcome, settlement_price
+from core.market.rounds import Round, RoundSchedule
+from core.market.settlement import decide_outcome, settlement_price
 from core.sim.generator import generate_round, generated_market
 from core.sim.prices import BridgedMinutePath, PricePath
 from core.strategies import STRATEGIES, build_strategies
-from core.tape import read_tape
 
 Source = Literal["generated", "tapes"]
 VENUE_SCHEDULE = RoundSchedule()

@@ -25,15 +25,16 @@ from core.adapters.polymarket.market_parser import MarketParser
 from core.adapters.polymarket.market_ws import MarketFeed
 from core.adapters.polymarket.price_parser import RtdsParser
 from core.adapters.polymarket.price_ws import RtdsPriceFeed
-from core.assembly import EngineRecipe, build_engine, tape_meta_of
 from core.clock import Clock, WallClock
 from core.config import Settings
-from core.engine import RecordSink, RoundEngine, RoundMarket
+from core.engine.assembly import EngineRecipe, build_engine, tape_meta_of
+from core.engine.engine import RecordSink, RoundEngine, RoundMarket
+from core.engine.tape import TapeWriter
 from core.events import Event, MarketResolved, Outcome, PriceSource, PriceTick, Timer
 from core.execution.base import Executor
+from core.market.rounds import Round
+from core.market.settlement import decide_outcome, settlement_price
 from core.risk.state import AccountState
-from core.rounds import Round
-from core.settlement import decide_outcome, settlement_price
 from core.store.models import (
     DecisionRecord,
     FillRecord,
@@ -43,7 +44,6 @@ from core.store.models import (
     SettlementRecord,
     VenueRulesRow,
 )
-from core.tape import TapeWriter
 
 log = logging.getLogger(__name__)
 

@@ -1,19 +1,15 @@
 """Fair value of a round: the probability that the settlement quantity ends at or above the strike.
 
 A digital option under driftless Brownian log price: P(Up) = N(ln(S/K) / (sigma * sqrt(tau))), sigma per
-sqrt(second), with a variant for rounds that settle on a 60 s TWAP. Shared by the engine's strategies and
-the simulated market maker; on the real data it scores Brier 0.085 at T-180 s (../shared/data/DATA.md).
+sqrt(second), with a variant for rounds that settle on a 60 s TWAP. Shared by the engine's strategies (through
+`core.engine.pricing`) and the simulated market maker; on the real data it scores Brier 0.085 at T-180 s (../shared/data/DATA.md).
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
-from core.settlement import TWAP_WINDOW_S, SettlementSource
-
-if TYPE_CHECKING:
-    from core.features import FeatureView
+from core.market.settlement import TWAP_WINDOW_S, SettlementSource
 
 P_MIN = 0.01
 P_MAX = 0.99
@@ -84,23 +80,3 @@ def up_probability(
     if source is SettlementSource.CHAINLINK_TWAP_60S:
         return twap_up_probability(spot, strike, sigma, tau_s, window_mean=window_mean)
     return spot_up_probability(spot, strike, sigma, tau_s)
-
-
-def fair_up_probability(
-    state: FeatureView, *, spot: float | None = None, volatility_scale: float = 1.0
-) -> float | None:
-    """`up_probability` from the features (Chainlink spot, strike, volatility, time left); None when one is
-    unknown. `spot` replaces the current Chainlink price, for strategies that price a projected move;
-    `volatility_scale` multiplies the volatility (bench/calibration.py measures what suits the data)."""
-    strike, sigma = state.strike, state.volatility
-    spot = state.chainlink if spot is None else spot
-    if strike is None or sigma is None or spot is None or spot <= 0.0 or strike <= 0.0:
-        return None
-    tau_s = state.time_left_s
-    source = state.settlement_source
-    window_mean = None
-    if source is SettlementSource.CHAINLINK_TWAP_60S and tau_s < TWAP_WINDOW_S:
-        window_mean = state.settlement_window_mean
-        if window_mean is None:
-            return None
-    return up_probability(source, spot, strike, sigma * volatility_scale, tau_s, window_mean=window_mean)

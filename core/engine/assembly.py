@@ -6,21 +6,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from core.engine import EngineConfig, RecordSink, RoundEngine, RoundMarket
+from core.engine.engine import EngineConfig, RecordSink, RoundEngine, RoundMarket
+from core.engine.features import FeatureState
+from core.engine.policy import DecisionPolicy, PolicyConfig
+from core.engine.probability import DEFAULT_SIGMA
+from core.engine.tape import TapeMeta
 from core.events import Outcome
 from core.execution.base import Executor
 from core.execution.paper import PaperExecutor
-from core.features import FeatureState
 from core.ids import IdFactory
-from core.policy import DecisionPolicy, PolicyConfig
-from core.probability import DEFAULT_SIGMA
+from core.market.rounds import Round
+from core.market.settlement import SettlementSource
 from core.risk.guard import RiskGuard
 from core.risk.limits import RiskLimits
 from core.risk.state import AccountState
-from core.rounds import Round
-from core.settlement import SettlementSource
 from core.strategies import build_strategies
-from core.tape import TapeMeta
 
 DEFAULT_STRATEGIES = ("fair_value", "momentum", "mean_reversion")
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Protocol
 
-from core.book import TokenBook
+from core.engine.probability import DEFAULT_SIGMA
 from core.events import (
     BookDelta,
     BookSnapshot,
@@ -30,9 +30,9 @@ from core.events import (
     Timer,
     TradePrint,
 )
-from core.probability import DEFAULT_SIGMA
-from core.rounds import Round
-from core.settlement import TWAP_WINDOW_S, SettlementSource
+from core.market.book import TokenBook
+from core.market.rounds import Round
+from core.market.settlement import TWAP_WINDOW_S, SettlementSource
 
 
 class FeatureView(Protocol):

@@ -21,6 +21,8 @@ from typing import Any, Protocol
 from sqlmodel import SQLModel
 
 from core.clock import ms_to_datetime
+from core.engine.features import FeatureState
+from core.engine.policy import DecisionPolicy, PolicyReason
 from core.events import (
     BookDelta,
     BookSnapshot,
@@ -38,16 +40,14 @@ from core.events import (
     TradePrint,
 )
 from core.execution.base import ApprovedOrder, ExecutionError, Executor, OrderIntent
-from core.features import FeatureState
-from core.fees import FeeSchedule
 from core.ids import IdFactory
-from core.policy import DecisionPolicy, PolicyReason
+from core.market.fees import FeeSchedule
+from core.market.rounds import Round
+from core.market.settlement import SettlementSource
 from core.risk.context import RiskContext, VenueTerms
 from core.risk.guard import RiskEvent, RiskGuard
 from core.risk.state import KillSource, RoundExposure
 from core.risk.verdict import RiskVerdict
-from core.rounds import Round
-from core.settlement import SettlementSource
 from core.store.models import (
     DecisionRecord,
     FillRecord,

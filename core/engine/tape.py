@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from core.events import AnyEvent, Event, encode_event
-from core.fees import FeeSchedule
+from core.market.fees import FeeSchedule
 
 TAPE_FORMAT = 1
 META_KEY = b"btc_agent.tape"

@@ -1,0 +1,1 @@
+"""Backtests: past rounds through the same engine, parameter grids, reports."""

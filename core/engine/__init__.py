@@ -1,0 +1,1 @@
+"""The deterministic round engine: features, fair value, policy, the engine itself, tapes, assembly."""

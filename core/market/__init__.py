@@ -1,0 +1,1 @@
+"""Market math: rounds, fees, settlement, order books: the venue's rules, exactly."""
