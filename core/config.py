@@ -9,6 +9,7 @@ import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import platformdirs
 from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
@@ -63,6 +64,11 @@ class VenueSettings(BaseModel):
     polybolt_url: str = "wss://ws-live-v2.polymarket.com/ws"
     chain_id: int = 137
 
+    def __repr_args__(self) -> Any:
+        # A venue URL may carry credentials (`user:pass@`, `?token=`): repr and str show them masked.
+        for name, value in super().__repr_args__():
+            yield name, mask_url(value) if isinstance(value, str) and "://" in value else value
+
 
 def default_data_dir() -> Path:
     return platformdirs.user_data_path(APP_NAME)
@@ -96,6 +102,10 @@ class Settings(BaseSettings):
     activation_lead_seconds: Annotated[int, Field(gt=0)] = 180
     wake_lead_seconds: Annotated[int, Field(gt=0)] = 240
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    kill_switch_grace_seconds: Annotated[float, Field(gt=0, le=60)] = Field(
+        default=2.0,
+        description="A round stops opening positions when its kill switch cannot be read for this long.",
+    )
     dask_address: str | None = Field(
         default=None, description="An existing Dask scheduler for backtest sweeps; default a local cluster."
     )
@@ -137,20 +147,56 @@ class Settings(BaseSettings):
         return self.mode == "live" and self.private_key is not None and self.live_confirmed
 
     def public_view(self) -> dict[str, Any]:
-        """The settings as JSON-safe values with every secret masked: safe to print or log."""
+        """The settings as JSON-safe values with every secret masked: safe to print or log. Secret fields
+        are masked by type; credentials inside any URL (`user:pass@`, `?password=`) by `mask_url`."""
         view = self.model_dump(mode="json")
-        view["database_url"] = _mask_password(self.resolved_database_url)
         view["spool_dir"] = str(self.resolved_spool_dir)
-        return view
+        masked: dict[str, Any] = _mask_urls(view)
+        masked["database_url"] = mask_url(self.resolved_database_url)
+        return masked
 
 
-def _mask_password(url: str) -> str:
-    from sqlalchemy.engine import make_url
+MASK = "***"
+_TOKEN_USERINFO_SCHEMES = frozenset({"http", "https", "ws", "wss"})
+_SECRET_QUERY = re.compile(r"pass|pwd|secret|token|key|auth|credential|signature|sig$", re.IGNORECASE)
 
+
+def mask_url(url: str) -> str:
+    """A URL with its password, and any query value whose name says secret, replaced by `***`."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
+        if "://" not in url:
+            raise ValueError("no scheme")
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if "@" in netloc:
+            userinfo, host = netloc.rsplit("@", 1)
+            user = userinfo.split(":", 1)[0]
+            if ":" in userinfo:
+                netloc = f"{user}:{MASK}@{host}"
+            elif parts.scheme in _TOKEN_USERINFO_SCHEMES:  # `https://<token>@host`: the user is the secret
+                netloc = f"{MASK}@{host}"
+        query = urlencode(
+            [
+                (name, MASK if _SECRET_QUERY.search(name) else value)
+                for name, value in parse_qsl(parts.query, keep_blank_values=True)
+            ],
+            safe="*",
+        )
+        # Composed by hand: urlunsplit drops the empty authority of `sqlite:////abs/path`.
+        tail = (f"?{query}" if query else "") + (f"#{parts.fragment}" if parts.fragment else "")
+        return f"{parts.scheme}://{netloc}{parts.path}{tail}"
+    except ValueError:
         return "<unparseable URL>"
+
+
+def _mask_urls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _mask_urls(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_mask_urls(item) for item in value]
+    if isinstance(value, str) and "://" in value:
+        return mask_url(value)
+    return value
 
 
 def env_name(location: tuple[int | str, ...]) -> str:

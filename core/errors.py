@@ -37,3 +37,8 @@ class VenueError(Exception):
     def __str__(self) -> str:
         status = f" (HTTP {self.status})" if self.status is not None else ""
         return f"{self.category}: {self.reason}: {self.message}{status}"
+
+
+class LiveStartError(Exception):
+    """Live trading refused at start (credentials, funding, allowance, an unreachable venue), before any
+    order: the message is one line for the operator, and nothing was traded."""

@@ -12,13 +12,17 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import httpx
 import typer
 
 from core.cli import app, settings_or_exit
 from core.market.rounds import RoundSchedule
+
+if TYPE_CHECKING:
+    from core.config import Settings
+    from tasks.control import Step
 
 PREFECT_PORT = 4200
 SIM_PORT = 8765
@@ -35,24 +39,34 @@ def kill(
     reason: Annotated[str, typer.Option(help="Why: recorded with the operator action.")] = "operator halt",
     actor: Annotated[str, typer.Option(help="Who is halting.")] = os.environ.get("USER", "operator"),
 ) -> None:
-    """The kill switch: pause the round deployment and set the store's halt flag; the in-flight run stops
-    opening positions within a second and cancels what rests."""
-    from core.risk.state import KillSource, KillSwitch
-    from core.store.db import make_engine, migrate
-    from tasks.control import set_deployment_paused, write_kill_switch
+    """The kill switch: the local halt file first (a running round here halts within a second, database or
+    not), then the store's halt flag with an operator action, then the round deployment is paused. Each
+    step is reported; exit status 1 when one of them could not be done."""
+    from core.live.halt import FAST_PATH_WRITTEN, HaltNotice, data_dir_from_env, halt_path
 
+    settings, problem = _settings_or_problem()
+    data_dir = settings.data_dir if settings is not None else data_dir_from_env()
+    already = FAST_PATH_WRITTEN.get(halt_path(data_dir))
+    if already is not None and (already.actor, already.reason) != (actor, reason):
+        already = None
+    notice = already or HaltNotice.now(actor, reason)
+    typer.secho(f"HALT by {actor}: {reason}", fg=typer.colors.RED, bold=True)
+
+    from tasks.control import put_halt_file
+
+    steps = [_show(put_halt_file(data_dir, notice, already=already))]
+    if settings is None:
+        typer.secho(f"store flag and deployment not touched: {problem}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2)
+    from core.risk.state import KillSource, KillSwitch
+    from tasks.control import set_deployment_step, set_store_flag
+
+    switch = KillSwitch(engaged=True, reason=reason, source=KillSource.MANUAL, since_ms=notice.at_ms)
+    url = settings.resolved_database_url
+    steps.append(_show(set_store_flag(url, switch, actor=actor, action="halt", reason=reason)))
     _prefect_env()
-    settings = settings_or_exit()
-    migrate(settings.resolved_database_url)
-    switch = KillSwitch(
-        engaged=True, reason=reason, source=KillSource.MANUAL, since_ms=int(time.time() * 1000)
-    )
-    write_kill_switch(
-        make_engine(settings.resolved_database_url), switch, actor=actor, action="halt", reason=reason
-    )
-    paused = asyncio.run(set_deployment_paused(True))
-    where = "deployment paused" if paused else "no deployment reachable; the store flag alone halts runs"
-    typer.secho(f"HALTED ({where}): {reason}", fg=typer.colors.RED, bold=True)
+    steps.append(_show(asyncio.run(set_deployment_step(True))))
+    _finish(steps, "HALTED", "halted, but not everywhere: fix what failed and run kill again")
 
 
 @app.command()
@@ -60,19 +74,49 @@ def resume(
     reason: Annotated[str, typer.Option(help="Why trading may go on.")] = "operator resume",
     actor: Annotated[str, typer.Option(help="Who is resuming.")] = os.environ.get("USER", "operator"),
 ) -> None:
-    """Undo `kill`: clear the halt flag and resume the round deployment (future rounds are rescheduled)."""
+    """Undo `kill`: remove the halt file, clear the store's halt flag (recording who and why) and resume the
+    round deployment (future rounds are scheduled again). A round halted earlier stays halted."""
     from core.risk.state import KillSwitch
-    from core.store.db import make_engine, migrate
-    from tasks.control import set_deployment_paused, write_kill_switch
+    from tasks.control import remove_halt_file, set_deployment_step, set_store_flag
 
-    _prefect_env()
     settings = settings_or_exit()
-    migrate(settings.resolved_database_url)
-    write_kill_switch(
-        make_engine(settings.resolved_database_url), KillSwitch(), actor=actor, action="resume", reason=reason
+    steps = [_show(remove_halt_file(settings.data_dir))]
+    steps.append(
+        _show(
+            set_store_flag(
+                settings.resolved_database_url, KillSwitch(), actor=actor, action="resume", reason=reason
+            )
+        )
     )
-    asyncio.run(set_deployment_paused(False))
-    typer.secho(f"resumed: {reason}", fg=typer.colors.GREEN)
+    _prefect_env()
+    steps.append(_show(asyncio.run(set_deployment_step(False))))
+    _finish(
+        steps, f"resumed: {reason}", "NOT fully resumed: what failed still halts; fix it and run resume again"
+    )
+
+
+def _settings_or_problem() -> tuple[Settings | None, str]:
+    from core.config import SettingsError, load_settings
+
+    try:
+        return load_settings(), ""
+    except SettingsError as exc:
+        return None, str(exc)
+
+
+def _show(step: Step) -> Step:
+    colour = {"done": typer.colors.GREEN, "skipped": typer.colors.YELLOW}.get(step.outcome, typer.colors.RED)
+    typer.secho(f"  {step.layer:<11} {step.outcome:<8} {step.detail}", fg=colour)
+    return step
+
+
+def _finish(steps: list[Step], success: str, partial: str) -> None:
+    if any(step.failed for step in steps):
+        typer.secho(partial, fg=typer.colors.RED, bold=True)
+        raise typer.Exit(1)
+    typer.secho(
+        success, fg=typer.colors.GREEN if success.startswith("resumed") else typer.colors.RED, bold=True
+    )
 
 
 @app.command()
@@ -116,7 +160,16 @@ def run_now(
         )
         raise typer.Exit(2)
     outcome = asyncio.run(round_flow(round_slug=slug))
-    typer.echo(f"{outcome.slug if outcome else slug}: {outcome.status if outcome else 'skipped'}")
+    if outcome is None:
+        typer.echo(f"{slug or 'the round'}: skipped (see the log above for why)")
+        return
+    if outcome.status == "aborted":
+        typer.secho(f"{outcome.slug}: aborted: {outcome.reason}", err=True, fg="red")
+        raise typer.Exit(1)
+    typer.echo(
+        f"{outcome.slug}: {outcome.status}, attempt {outcome.attempt}, {outcome.orders} orders, "
+        f"{outcome.fills} fills, P&L {outcome.pnl}"
+    )
 
 
 @app.command()

@@ -7,6 +7,7 @@ import asyncio
 import logging
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -15,17 +16,32 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from core.adapters.polymarket.gamma import GammaClient, MarketInfo
+from core.clock import WallClock
 from core.config import Settings
 from core.engine.assembly import EngineRecipe
-from core.live.runner import RoundOutcome, RoundRunner
+from core.errors import LiveStartError
+from core.events import Outcome
+from core.live.reconcile import trust_the_venue
+from core.live.recovery import (
+    RoundHistory,
+    drain_spools,
+    finish_unfinished_rounds,
+    load_history,
+    remove_if_drained,
+)
+from core.live.runner import RoundOutcome, RoundRunner, round_row
+from core.live.venue_session import LiveVenueSession, open_live_session
 from core.market.rounds import Round
 from core.risk.limits import RiskLimits, load_limits
 from core.risk.state import AccountState
+from core.risk.verdict import ReasonCode
+from core.store.claims import Claim, Holder, LeaseKeeper, claim_round, release_claim
 from core.store.db import make_engine, migrate
-from core.store.models import SettlementRow
+from core.store.models import RiskEventRecord, SettlementRow
 from core.store.outbox import Outbox
+from core.store.writer import insert_rows
 from core.strategies import build_strategies
-from tasks.control import HaltWatch, read_kill_switch, set_deployment_paused
+from tasks.control import HaltWatch, TripResponse, read_kill_switch
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +63,15 @@ def recipe_for(settings: Settings, limits: RiskLimits, strategies: list[str] | N
 
 
 def account_for(settings: Settings, limits: RiskLimits, now_ms: int, engine: Engine) -> AccountState:
-    """Today's settled rounds of live and paper runs, and the stored kill switch: risk survives restarts."""
+    """Today's settled rounds of this mode's runs (paper losses never count toward live limits, nor
+    backtests toward either), and the stored kill switch: risk survives restarts."""
     since = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
     with Session(engine) as session:
         rows = session.exec(
             select(SettlementRow)
             .where(col(SettlementRow.ts) >= since)
-            .where(col(SettlementRow.run_id).in_(["live", "paper"]))
+            .where(col(SettlementRow.mode) == settings.mode)
+            .where(col(SettlementRow.run_id) == settings.mode)
         ).all()
     account = AccountState.from_settlements(rows, now_ms, limits, round_ms=settings.round_seconds * 1000)
     switch = read_kill_switch(engine)
@@ -62,49 +80,201 @@ def account_for(settings: Settings, limits: RiskLimits, now_ms: int, engine: Eng
 
 @task(name="run_round", retries=1, retry_delay_seconds=1)
 async def run_round(
-    settings: Settings, round_: Round, market: MarketInfo, strategies: list[str] | None = None
+    settings: Settings,
+    round_: Round,
+    market: MarketInfo,
+    claim: Claim,
+    strategies: list[str] | None = None,
 ) -> RoundOutcome:
-    """The supervised task: feeds, engine, executor, tape; retried on a crash (then resumes trading)."""
+    """The supervised task: feeds, engine, executor, tape. Prefect's retry after a crash is the claim's next
+    attempt: it reads back what the failed attempt recorded and trades on from there."""
     logger = get_run_logger()
     store_url = settings.resolved_database_url
     migrate(store_url)
     store = make_engine(store_url)
+    claim, history, market = await this_attempt(settings, store, round_, market, claim)
+    spool = settings.resolved_spool_dir / f"{round_.slug}-attempt-{claim.attempt}"
     limits = load_limits(store, RiskLimits.from_settings(settings.risk))
     now = int(datetime.now(UTC).timestamp() * 1000)
     account = account_for(settings, limits, now, store)
-    spool = settings.resolved_spool_dir / f"{round_.slug}-{task_run.get_run_count()}"
     outbox = Outbox(spool, store_url).start()
     watch = HaltWatch(store)
+    lease = LeaseKeeper(store, claim)
+    keeper = asyncio.create_task(lease.run())
+
+    async def halt_check() -> str | None:
+        if lease.lost is not None:
+            return f"claim lost: {lease.lost}"
+        return await watch()
 
     def progress(line: str) -> None:
         logger.info(line)
 
-    def on_trip(reason: str) -> None:
-        asyncio.get_running_loop().create_task(set_deployment_paused(True))
-        logger.warning("automatic risk trip (%s): pausing the round deployment", reason)
+    on_trip = TripResponse(logger)  # the trip policy: pause the deployment only for what needs a human
 
+    venue: LiveVenueSession | None = None
+    outcome: RoundOutcome | None = None
     try:
-        runner = RoundRunner(
-            settings,
-            round_,
-            market,
-            recipe_for(settings, limits, strategies),
-            sink=outbox,
-            run_id=settings.mode,
-            account=account,
-            tape_dir=settings.data_dir / "tapes",
-            halt_check=watch,
-            progress=progress,
-            flow_run_id=str(flow_run.get_id() or ""),
-            resume=task_run.get_run_count() > 1,
-            on_trip=on_trip,
-        )
-        return await runner.run()
+        if settings.live_trading_allowed:
+            try:
+                venue = await open_live_session(settings, market, limits, clock=WallClock())
+            except LiveStartError as exc:
+                outcome = refuse_live_start(round_, outbox, str(exc), settings.mode, claim.attempt, history)
+            if venue is not None and claim.resumed:
+                # the venue's orders and trades count, not the store's: see core.live.reconcile
+                history = await trust_the_venue(
+                    venue,
+                    store,
+                    history,
+                    outbox,
+                    slug=round_.slug,
+                    mode=settings.mode,
+                    attempt=claim.attempt,
+                    logger=logger,
+                )
+        if outcome is None:
+            runner = RoundRunner(
+                settings,
+                round_,
+                market,
+                recipe_for(settings, limits, strategies),
+                sink=outbox,
+                venue=venue,
+                run_id=settings.mode,
+                account=account,
+                tape_dir=settings.data_dir / "tapes",
+                halt_check=halt_check,
+                progress=progress,
+                flow_run_id=str(flow_run.get_id() or ""),
+                on_trip=on_trip,
+                attempt=claim.attempt,
+                history=history,
+            )
+            outcome = await runner.run()
     finally:
+        if venue is not None:
+            await venue.close()  # cancels what rests; a no-op when the runner already closed it
+        keeper.cancel()
         drained = await asyncio.to_thread(outbox.close, 30.0)
+        remove_if_drained(spool, drained=drained)
         if not drained:
             logger.warning("outbox not drained yet: records stay spooled in %s for the next run", spool)
+    assert outcome is not None
+    if finished(outcome):
+        await asyncio.to_thread(release_claim, store, claim, outcome.status, datetime.now(UTC))
+    store.dispose()
+    return outcome
+
+
+async def this_attempt(
+    settings: Settings, store: Engine, round_: Round, market: MarketInfo, claim: Claim
+) -> tuple[Claim, RoundHistory, MarketInfo]:
+    """This attempt's claim (Prefect's retry is the next attempt), and what earlier attempts left: their
+    spools drained into the store, their orders and fills, and the official outcome if the round closed."""
+    if task_run.get_run_count() > 1:
+        claim = claim_round(store, round_.slug, claim.holder, datetime.now(UTC))
+        get_run_logger().warning("%s: retrying as attempt %d after a crash", round_.slug, claim.attempt)
+    spool = settings.resolved_spool_dir / f"{round_.slug}-attempt-{claim.attempt}"
+    await drain_dead_spools(settings, settings.resolved_database_url, skip=spool)
+    if not claim.resumed:
+        return claim, RoundHistory(), market
+    history = load_history(store, round_.slug, settings.mode)
+    if market.winner is None and datetime.now(UTC) >= round_.close:
+        market = await official_market(settings, market)
+    return claim, history, market
+
+
+def refuse_live_start(
+    round_: Round, sink: Outbox, reason: str, mode: str, attempt: int, history: RoundHistory
+) -> RoundOutcome:
+    """A live start the venue or the wallet refuses: one line, a round row saying why, nothing traded now.
+    A resumed round's earlier orders stay counted, so its claim stays open and a later run settles it."""
+    get_run_logger().error("%s: %s", round_.slug, reason)
+    sink.put(round_row(round_, "aborted", mode=mode, reason=reason))
+    return RoundOutcome(
+        slug=round_.slug, status="aborted", attempt=attempt, reason=reason, orders=len(history.orders)
+    )
+
+
+def finished(outcome: RoundOutcome) -> bool:
+    """Nobody need run this round again: it ended, or it ended with nothing to settle. An unsettled
+    position keeps its claim open, so the next run settles it."""
+    return outcome.status != "unsettled" and not (outcome.status == "aborted" and outcome.orders)
+
+
+async def drain_dead_spools(settings: Settings, store_url: str, *, skip: Path | None = None) -> None:
+    """Records a dead process left spooled go to the store first, so history and risk state are whole."""
+    logger = get_run_logger()
+    found = await asyncio.to_thread(
+        drain_spools, settings.resolved_spool_dir, store_url, skip=[skip] if skip else []
+    )
+    if found.drained:
+        logger.warning("drained spools left by dead runs: %s", ", ".join(found.drained))
+    if found.left:
+        logger.warning(
+            "spools not fully drained (store away or records set aside): %s", ", ".join(found.left)
+        )
+
+
+async def official_market(settings: Settings, market: MarketInfo, wait_s: float = 30.0) -> MarketInfo:
+    """The market again from Gamma until it names the winner (or `wait_s` passes)."""
+    client = GammaClient(settings.venue.gamma_url, attempts=2)
+    deadline = asyncio.get_running_loop().time() + wait_s
+    try:
+        while True:
+            try:
+                found = await client.market(market.slug)
+            except Exception as exc:
+                get_run_logger().warning("%s: official outcome not readable: %s", market.slug, exc)
+            else:
+                if found.winner is not None:
+                    return found
+            if asyncio.get_running_loop().time() >= deadline:
+                return market
+            await asyncio.sleep(2.0)
+    finally:
+        await client.close()
+
+
+async def official_outcome(settings: Settings, slug: str) -> Outcome | None:
+    """The venue's published winner of a round, or None (not yet, or Gamma unreachable)."""
+    client = GammaClient(settings.venue.gamma_url, attempts=2)
+    try:
+        return (await client.market(slug)).winner
+    except Exception as exc:
+        get_run_logger().warning("%s: official outcome not readable: %s", slug, exc)
+        return None
+    finally:
+        await client.close()
+
+
+@task(name="recover", retries=0, timeout_seconds=120)
+async def recover(
+    settings: Settings, holder: Holder, current: str, strategies: list[str] | None = None
+) -> int:
+    """Finish the rounds dead runs left: drain their spools, then settle (or abort) each closed round that
+    is still `active`, `aborted` or `unsettled` with a position, so its P&L counts toward today's limits."""
+    logger = get_run_logger()
+    store_url = settings.resolved_database_url
+    store = make_engine(store_url)
+    try:
+        await drain_dead_spools(settings, store_url)
+        limits = load_limits(store, RiskLimits.from_settings(settings.risk))
+        done = await finish_unfinished_rounds(
+            store,
+            holder,
+            recipe_for(settings, limits, strategies),
+            mode=settings.mode,
+            official=lambda slug: official_outcome(settings, slug),
+            now=datetime.now(UTC),
+            skip=current,
+        )
+    finally:
         store.dispose()
+    for item in done:
+        pnl = f", P&L {item.pnl}" if item.pnl is not None else ""
+        logger.warning("recovered %s: %s (%s%s)", item.slug, item.status, item.reason, pnl)
+    return len(done)
 
 
 @task(name="settle", retries=2, retry_delay_seconds=5, timeout_seconds=120)
@@ -122,8 +292,34 @@ async def settle(settings: Settings, outcome: RoundOutcome) -> RoundOutcome:
     finally:
         await client.close()
     if official.winner is not None and official.winner is not outcome.winner:
-        logger.error("our outcome %s differs from the venue's %s", outcome.winner, official.winner)
+        message = f"our outcome {outcome.winner.value} differs from the venue's {official.winner.value}"
+        record_trip(settings, outcome.slug, ReasonCode.SETTLEMENT_MISMATCH, message)
+        TripResponse(logger)(f"{ReasonCode.SETTLEMENT_MISMATCH.value}: {outcome.slug}: {message}")
     return outcome
+
+
+def record_trip(settings: Settings, slug: str, code: ReasonCode, message: str) -> None:
+    """A trip found outside the engine (after the round), in the audit trail like the engine's own."""
+    store = make_engine(settings.resolved_database_url)
+    try:
+        insert_rows(
+            store,
+            [
+                (
+                    "risk_events",
+                    RiskEventRecord(
+                        round_slug=slug,
+                        run_id=settings.mode,
+                        kind="trip",
+                        approved=False,
+                        reason_code=code.value,
+                        message=message[:500],
+                    ).model_dump(),
+                )
+            ],
+        )
+    finally:
+        store.dispose()
 
 
 @task(name="report")

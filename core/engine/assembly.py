@@ -50,9 +50,13 @@ def build_engine(
     executor: Executor | None = None,
     late_start: bool = False,
     volatility_prior: float | None = None,
+    attempt: int = 1,
 ) -> RoundEngine:
-    """A paper engine unless an executor is given; ids derive from (run, round) so replays match."""
-    ids = IdFactory(f"{run_id}:{round_.slug}")
+    """A paper engine unless an executor is given; ids derive from (run, round) so replays match, and
+    from the attempt after the first, so a resumed round never reuses an id of the attempt before it."""
+    ids = IdFactory(
+        f"{run_id}:{round_.slug}" if attempt == 1 else f"{run_id}:{round_.slug}:attempt-{attempt}"
+    )
     features = FeatureState(
         round_,
         market.up_token_id,
@@ -68,7 +72,10 @@ def build_engine(
             market.down_token_id: features.book(Outcome.DOWN),
         }
         executor = PaperExecutor(
-            books, market.fee_schedule, latency_ms=recipe.latency_ms, id_prefix=f"paper-{round_.open_s}"
+            books,
+            market.fee_schedule,
+            latency_ms=recipe.latency_ms,
+            id_prefix=f"paper-{round_.open_s}" if attempt == 1 else f"paper-{round_.open_s}-{attempt}",
         )
     return RoundEngine(
         round_=round_,

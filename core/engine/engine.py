@@ -47,7 +47,7 @@ from core.market.settlement import SettlementSource
 from core.risk.context import RiskContext, VenueTerms
 from core.risk.guard import RiskEvent, RiskGuard
 from core.risk.state import KillSource, RoundExposure
-from core.risk.verdict import RiskVerdict
+from core.risk.verdict import ReasonCode, RiskVerdict
 from core.store.models import (
     DecisionRecord,
     FillRecord,
@@ -156,6 +156,7 @@ class RoundEngine:
         self.exposure = RoundExposure()
         self.cutoff_ms = round_.close_ms - config.cutoff_s * 1000
         self.halted: str | None = None
+        self.suspended: str | None = None
         self._venue = VenueTerms(min_order_size=market.min_order_size, fees=market.fee_schedule)
         self._last_ts: dict[object, int] = {}
         self._next_evaluation_ms = round_.activation_ms
@@ -220,7 +221,7 @@ class RoundEngine:
 
     def _evaluate(self, now: int) -> None:
         self.stats.evaluations += 1
-        if self.halted is not None:
+        if self.halted is not None or self.suspended is not None:
             return
         proposals = [
             d for d in (strategy.evaluate(self.features) for strategy in self.strategies) if d is not None
@@ -332,6 +333,7 @@ class RoundEngine:
                 fee=fill.fee,
                 liquidity=fill.liquidity.value,
                 status=fill.status.value,
+                mode=self.executor.mode,
             )
         )
 
@@ -360,7 +362,10 @@ class RoundEngine:
         trips = self.guard.record_order_error(now)
         if error.category.value == "fatal":
             trips += self.guard.engage_kill_switch(
-                f"fatal venue error: {error.message}", KillSource.AUTOMATIC, now_ms=now
+                f"fatal venue error: {error.message}",
+                KillSource.AUTOMATIC,
+                now_ms=now,
+                code=ReasonCode.VENUE_FATAL,
             )
         self._record_trips(trips)
         self.sink.put(
@@ -376,12 +381,58 @@ class RoundEngine:
 
     # --- control ------------------------------------------------------------------------------------
 
+    def restore(self, orders: Iterable[OrderIntent], fills: Iterable[Fill]) -> None:
+        """Carry on a round an earlier attempt started: its orders count toward the limits and its fills
+        toward the position and the settlement. Nothing is recorded again; none of them rests any more
+        (the caller has cancelled at the venue what might)."""
+        for intent in orders:
+            self._orders[intent.order_id] = intent
+            self.exposure = self.exposure.placed(intent)
+        for fill in fills:
+            owner = self._orders.get(fill.order_id)
+            if owner is None:
+                log.warning("restored fill %s for unknown order %s ignored", fill.trade_id, fill.order_id)
+                continue
+            self._fills.append(fill)
+            self.exposure = self.exposure.filled(fill, owner.outcome)
+        for intent in list(self._orders.values()):
+            self.exposure = self.exposure.closed(intent.order_id)
+
     def halt(self, reason: str, now_ms: int) -> None:
         """Stop opening positions and cancel what rests (the kill switch as the engine sees it)."""
         if self.halted is None:
             self.halted = reason
             self._record_trips(self.guard.engage_kill_switch(reason, KillSource.MANUAL, now_ms=now_ms))
         self._handle(self.executor.cancel_all(now_ms))
+
+    def suspend(self, reason: str, now_ms: int) -> None:
+        """Stop opening positions and cancel what rests until `unsuspend`: the round fails closed while it
+        cannot tell whether the kill switch is engaged. Unlike `halt`, it ends when that is known again."""
+        if self.suspended is None:
+            self.suspended = reason
+            self._record_control("trip", reason, now_ms)
+        self._handle(self.executor.cancel_all(now_ms))
+
+    def unsuspend(self, reason: str, now_ms: int) -> None:
+        """The kill switch can be read again and is not engaged: trading goes on (unless halted)."""
+        if self.suspended is not None:
+            self.suspended = None
+            self._record_control("reset", reason, now_ms)
+
+    def _record_control(self, kind: str, message: str, now_ms: int) -> None:
+        """A suspension or its end, as a risk event. Not in the digest: it comes from outside the tape."""
+        self.sink.put(
+            RiskEventRecord(
+                id=self.ids.next("risk_event"),
+                round_slug=self.round.slug,
+                run_id=self.config.run_id,
+                ts=ms_to_datetime(now_ms),
+                kind=kind,
+                approved=kind == "reset",
+                reason_code=ReasonCode.KILL_SWITCH_UNREADABLE.value,
+                message=message[:500],
+            )
+        )
 
     def finish(self, now_ms: int) -> None:
         """The round's trading is over: nothing may rest into the close."""
@@ -414,6 +465,7 @@ class RoundEngine:
             source=self.market.settlement_source.value,
             pnl=total,
             fees=fees,
+            mode=self.executor.mode,
             details={"per_strategy": {name: str(value) for name, value in sorted(per_strategy.items())}},
         )
         self.sink.put(row, sync=True)

@@ -184,15 +184,42 @@ class TapeWriter:
             self.flush()
 
 
+def segment_path(path: Path, number: int) -> Path:
+    """Segment `number` of the tape at `path`: the first is the path itself, later ones are
+    `<slug>.seg<n>.parquet`, written by attempts that resumed a round after its tape was closed."""
+    if number == 1:
+        return path
+    return path.with_name(f"{path.name.removesuffix(_PART_SUFFIX)}.seg{number}{_PART_SUFFIX}")
+
+
+def next_segment(path: Path) -> Path:
+    """Where a recording of this round goes on: the first segment not yet closed (its parts, if a crashed
+    attempt left some, are carried on)."""
+    number = 1
+    while segment_path(path, number).exists():
+        number += 1
+    return segment_path(path, number)
+
+
+def _segment_files(path: Path) -> list[Path]:
+    files: list[Path] = []
+    number = 1
+    while True:
+        segment = segment_path(path, number)
+        found = [segment] if segment.exists() else _finished_parts(parts_dir(segment))
+        if not found:
+            return files
+        files.extend(found)
+        number += 1
+
+
 def read_tape(path: Path | str) -> tuple[TapeMeta, Iterator[AnyEvent]]:
-    """The round's metadata and its events in recorded order; a crashed recording gives its flushed prefix."""
+    """The round's metadata and its events in recorded order, across every segment; a crashed recording
+    gives its flushed prefix."""
     path = Path(path)
-    if path.exists():
-        files = [path]
-    else:
-        files = _finished_parts(parts_dir(path))
-        if not files:
-            raise FileNotFoundError(f"no tape at {path} and no recorded parts beside it")
+    files = _segment_files(path)
+    if not files:
+        raise FileNotFoundError(f"no tape at {path} and no recorded parts beside it")
     metadata = pq.read_schema(files[0]).metadata or {}
     if META_KEY not in metadata:
         raise ValueError(f"{files[0]} is not a tape: no {META_KEY.decode()} metadata")

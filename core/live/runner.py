@@ -3,8 +3,11 @@
 This is the work of the supervised `run_round` task, kept free of Prefect: feeds and timers produce events,
 one loop feeds them to the engine in arrival order, a tape records them, records go to the sink (the durable
 outbox). A run that cannot be warm by the activation instant records a missed activation and trades nothing
-(a retried run resumes instead); a run for a round that has closed records only that. `halt_check` is polled twice a second: when it names a
-reason the engine stops opening positions and cancels what rests, and the round still settles.
+(a resumed run trades on instead); a run for a round that has closed records only that. A resumed attempt
+(`attempt` > 1, after a crash) starts from the round's `history` (orders, fills) and new ids, and settles
+after the close on the venue's official outcome. The halt file is watched ten times a second and
+`halt_check` twice: when either names a reason the engine stops opening positions and cancels what rests,
+and the round still settles; while they cannot be read past the grace, it opens nothing (fail closed).
 """
 
 from __future__ import annotations
@@ -12,14 +15,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlmodel import SQLModel
 
+from core.adapters.polymarket.feed import FeedClient
 from core.adapters.polymarket.gamma import MarketInfo
 from core.adapters.polymarket.market_parser import MarketParser
 from core.adapters.polymarket.market_ws import MarketFeed
@@ -29,9 +33,20 @@ from core.clock import Clock, WallClock
 from core.config import Settings
 from core.engine.assembly import EngineRecipe, build_engine, tape_meta_of
 from core.engine.engine import RecordSink, RoundEngine, RoundMarket
-from core.engine.tape import TapeWriter
-from core.events import Event, MarketResolved, Outcome, PriceSource, PriceTick, Timer
+from core.engine.tape import TapeWriter, next_segment
+from core.events import (
+    Event,
+    Fill,
+    MarketResolved,
+    OrderUpdate,
+    Outcome,
+    PriceSource,
+    PriceTick,
+    Timer,
+)
 from core.execution.base import Executor
+from core.live.halt import HALT_FILE_POLL_S, FailClosed, HaltFileWatch, halt_path
+from core.live.recovery import RoundHistory
 from core.market.rounds import Round
 from core.market.settlement import decide_outcome, settlement_price
 from core.risk.state import AccountState
@@ -49,10 +64,29 @@ log = logging.getLogger(__name__)
 
 TICK_MS = 200
 HALT_POLL_S = 0.5
+HALT_CHECK_TIMEOUT_S = 10.0
 WARMUP_MIN_S = 5.0
 RESOLUTION_WAIT_S = 20.0
 
 HaltCheck = Callable[[], Awaitable[str | None]]
+
+
+class VenueSession(Protocol):
+    """Live trading's own parts, built only with a `LivePermit`: the executor on the venue, the user
+    channel that reports our orders and fills, and the venue's heartbeat dead-man switch."""
+
+    @property
+    def executor(self) -> Executor: ...
+
+    def feeds(self) -> Sequence[FeedClient]:
+        """Feeds whose events go to the engine beside the market data (the user channel)."""
+        ...
+
+    async def keepalive(self) -> None:
+        """Runs for the whole round (order heartbeats); cancelled when the round ends."""
+        ...
+
+    async def close(self) -> None: ...
 
 
 @dataclass(slots=True)
@@ -77,6 +111,8 @@ class RoundOutcome:
     feed_health: dict[str, Any] = field(default_factory=dict)
     digest: str | None = None
     tape: str | None = None
+    attempt: int = 1
+    reason: str | None = None
 
 
 class TeeSink:
@@ -87,6 +123,7 @@ class TeeSink:
         inner: RecordSink,
         progress: Callable[[str], None] | None,
         on_trip: Callable[[str], None] | None = None,
+        venue: VenueSession | None = None,
     ) -> None:
         self.inner = inner
         self.progress = progress
@@ -105,8 +142,11 @@ class TeeSink:
             self.progress(
                 f"decision  {row.strategy}: {row.side} {row.outcome} {row.size} @ {row.limit_price} ({row.policy}) - {row.reason}"
             )
-        elif isinstance(row, RiskEventRecord) and not row.approved:
+        elif isinstance(row, RiskEventRecord) and row.kind == "verdict" and not row.approved:
             self.progress(f"risk      {row.kind} refused: {row.reason_code} - {row.message}")
+        elif isinstance(row, RiskEventRecord) and (row.kind != "trip" or self.on_trip is None):
+            # Trips are told by on_trip, in the trip policy's words; a reset says what lifted one.
+            self.progress(f"risk      {row.kind}: {row.reason_code} - {row.message}")
         elif isinstance(row, FillRecord):
             self.progress(
                 f"fill      {row.side} {row.size} {row.outcome} @ {row.price} fee {row.fee} ({row.liquidity})"
@@ -147,7 +187,13 @@ def venue_rules_row(market: MarketInfo) -> VenueRulesRow:
 
 
 def round_row(
-    round_: Round, status: str, *, strike: Decimal | None = None, flow_run_id: str | None = None
+    round_: Round,
+    status: str,
+    *,
+    strike: Decimal | None = None,
+    flow_run_id: str | None = None,
+    mode: str = "paper",
+    reason: str | None = None,
 ) -> RoundRow:
     return RoundRow(
         slug=round_.slug,
@@ -157,6 +203,8 @@ def round_row(
         status=status,
         strike=strike,
         flow_run_id=flow_run_id,
+        mode=mode,
+        reason=reason[:500] if reason else None,
     )
 
 
@@ -179,18 +227,22 @@ class RoundRunner:
         halt_check: HaltCheck | None = None,
         progress: Callable[[str], None] | None = None,
         flow_run_id: str | None = None,
-        resume: bool = False,
         on_trip: Callable[[str], None] | None = None,
+        venue: VenueSession | None = None,
+        attempt: int = 1,
+        history: RoundHistory | None = None,
     ) -> None:
         self.settings = settings
         self.round = round_
         self.market = market
         self.recipe = recipe
         self.sink = TeeSink(sink, progress, on_trip)
-        self.resume = resume
+        self.attempt = attempt
+        self.history = history or RoundHistory()
         self.run_id = run_id
         self.clock = clock or WallClock()
-        self.executor = executor
+        self.venue = venue
+        self.executor = venue.executor if venue is not None else executor
         self.account = account
         self.tape_dir = tape_dir
         self.halt_check = halt_check
@@ -202,36 +254,108 @@ class RoundRunner:
 
     async def run(self) -> RoundOutcome:
         round_, now = self.round, self.clock.now_ms()
-        outcome = RoundOutcome(slug=round_.slug, status="pending")
+        outcome = RoundOutcome(slug=round_.slug, status="pending", attempt=self.attempt)
         self.sink.put(venue_rules_row(self.market))
+        if self.history.settlement is not None:
+            return self._settled_before(outcome)
         if now >= round_.close_ms:
-            self.sink.put(round_row(round_, "closed_before_start", flow_run_id=self.flow_run_id))
+            if self.resumed:
+                return self._settle_after_close(outcome)
+            self.sink.put(self._round_row("closed_before_start"))
             outcome.status = "closed_before_start"
             self.progress(f"{round_.slug}: closed before the run started; nothing to do")
             return outcome
-        if not self.resume and now > round_.activation_ms - WARMUP_MIN_S * 1000:
-            self.sink.put(round_row(round_, "missed_activation", flow_run_id=self.flow_run_id))
+        if not self.resumed and now > round_.activation_ms - WARMUP_MIN_S * 1000:
+            self.sink.put(self._round_row("missed_activation"))
             outcome.status, outcome.late_start = "missed_activation", True
             late_by = (now - round_.activation_ms) / 1000
             self.progress(
                 f"{round_.slug}: started {late_by:+.1f} s from activation: missed activation, no trading"
             )
             return outcome
-        market = round_market(self.market)
+        engine = self._engine()
+        self.sink.put(self._round_row("active", strike=engine.market.strike))
+        if self.resumed:
+            self.progress(f"{round_.slug}: {self._carried_over(engine)}; trading on until the close")
+        else:
+            self.progress(
+                f"{round_.slug}: warming up; active from {round_.activation.time()} to {round_.close.time()} UTC"
+            )
+        await self._trade(engine, outcome)
+        return outcome
+
+    @property
+    def resumed(self) -> bool:
+        return self.attempt > 1
+
+    def _engine(self) -> RoundEngine:
+        """The round's engine; on a resumed attempt it starts from what the earlier attempts did."""
         engine = build_engine(
-            round_,
-            market,
+            self.round,
+            round_market(self.market),
             self.recipe,
             run_id=self.run_id,
             sink=self.sink,
             account=self.account,
             executor=self.executor,
+            attempt=self.attempt,
         )
-        self.sink.put(round_row(round_, "active", strike=market.strike, flow_run_id=self.flow_run_id))
-        self.progress(
-            f"{round_.slug}: warming up; active from {round_.activation.time()} to {round_.close.time()} UTC"
+        engine.restore(self.history.orders, self.history.fills)
+        return engine
+
+    def _carried_over(self, engine: RoundEngine) -> str:
+        held = ", ".join(f"{_plain(engine.exposure.held(o))} {o.value}" for o in Outcome)
+        return (
+            f"resumed (attempt {self.attempt}): {len(self.history.orders)} orders and "
+            f"{len(self.history.fills)} fills carried over, holding {held}, "
+            f"{_plain(engine.exposure.notional_spent)} pUSD spent"
         )
-        await self._trade(engine, outcome)
+
+    def _round_row(
+        self, status: str, *, strike: Decimal | None = None, reason: str | None = None
+    ) -> RoundRow:
+        mode = self.executor.mode if self.executor is not None else "paper"
+        return round_row(
+            self.round, status, strike=strike, flow_run_id=self.flow_run_id, mode=mode, reason=reason
+        )
+
+    def _settled_before(self, outcome: RoundOutcome) -> RoundOutcome:
+        settled = self.history.settlement
+        assert settled is not None
+        outcome.status, outcome.pnl, outcome.fees = "settled", settled.pnl, settled.fees
+        outcome.winner, outcome.strike = Outcome(settled.outcome), settled.strike
+        outcome.settle_price, outcome.fills = settled.settle_price, len(self.history.fills)
+        outcome.orders = len(self.history.orders)
+        self.sink.put(self._round_row("settled", strike=settled.strike))
+        self.progress(f"{self.round.slug}: already settled by an earlier attempt; P&L {settled.pnl}")
+        return outcome
+
+    def _settle_after_close(self, outcome: RoundOutcome) -> RoundOutcome:
+        """A resumed round whose window has closed: settle what earlier attempts hold on the venue's
+        official outcome; without one, say so and leave it for the next run to settle."""
+        engine = self._engine()
+        self.progress(f"{self.round.slug}: {self._carried_over(engine)}; the window has closed")
+        outcome.strike, outcome.orders = engine.market.strike, len(self.history.orders)
+        winner = self.market.winner
+        if winner is None:
+            traded = self.history.traded
+            outcome.status = "unsettled" if traded else "aborted"
+            outcome.reason = (
+                "resumed after the close; the venue has not published the outcome yet, the next run settles it"
+                if traded
+                else "a run of this round died; nothing was traded and no outcome is published yet"
+            )
+            self.sink.put(self._round_row(outcome.status, strike=outcome.strike, reason=outcome.reason))
+            self.progress(f"{self.round.slug}: {outcome.status}: {outcome.reason}")
+            return outcome
+        settlement = engine.settle(winner, None, max(self.clock.now_ms(), self.round.close_ms))
+        outcome.winner, outcome.pnl, outcome.fees = winner, settlement.pnl, settlement.fees
+        outcome.fills, outcome.digest = engine.fill_count, engine.digest()
+        outcome.status = "settled"
+        outcome.reason = (
+            f"settled after a crash on the venue's outcome ({winner.value}), attempt {self.attempt}"
+        )
+        self.sink.put(self._round_row("settled", strike=outcome.strike, reason=outcome.reason))
         return outcome
 
     async def _trade(self, engine: RoundEngine, outcome: RoundOutcome) -> None:
@@ -251,26 +375,35 @@ class RoundRunner:
                 malformed_count=lambda: price_parser.malformed.total,
             ),
         ]
+        if self.venue is not None:
+            feeds.extend(self.venue.feeds())
         tasks = [asyncio.create_task(feed.run(self._queue.put_nowait)) for feed in feeds]
         tasks.append(asyncio.create_task(self._tick()))
-        if self.halt_check is not None:
-            tasks.append(asyncio.create_task(self._watch_halt(engine, outcome)))
+        if self.venue is not None:
+            tasks.append(asyncio.create_task(self.venue.keepalive()))
+        tasks.append(asyncio.create_task(self._watch_halt(engine, outcome)))
         tape = self._tape(engine)
+        finished = False
         try:
             await self._consume(engine, tape, until_ms=self.round.close_ms)
             engine.finish(self.clock.now_ms())
             await self._await_resolution(engine, tape)
+            finished = True
         finally:
             for feed in feeds:
                 await feed.stop()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if self.venue is not None:
+                await self.venue.close()
             if tape is not None:
-                await asyncio.to_thread(tape.close)
+                # Closed only when the round ran to its end: after a crash the parts stay, and the attempt
+                # that resumes the round carries on with the same tape.
+                await asyncio.to_thread(tape.close if finished else tape.flush)
         outcome.feed_health = {feed.health().feed: _health(feed.health()) for feed in feeds}
         self._settle(engine, outcome)
-        outcome.tape = str(self._tape_path()) if tape is not None else None
+        outcome.tape = str(tape.path) if tape is not None else None
 
     async def _consume(self, engine: RoundEngine, tape: TapeWriter | None, *, until_ms: int) -> None:
         activated = False
@@ -291,8 +424,11 @@ class RoundRunner:
                 self._ingest(await asyncio.wait_for(self._queue.get(), timeout=0.25), engine, tape)
 
     def _ingest(self, event: Event, engine: RoundEngine, tape: TapeWriter | None) -> None:
-        """Every event: onto the tape, into the settlement evidence, into the engine."""
-        if tape is not None:
+        """Every event: onto the tape, into the settlement evidence, into the engine.
+
+        Our own orders' reports (the live user channel) stay off the tape: a replay re-executes the
+        decisions on paper, and taped fills would be booked a second time; the store keeps them."""
+        if tape is not None and not isinstance(event, OrderUpdate | Fill):
             tape.append(event)
         if isinstance(event, PriceTick) and event.source is PriceSource.CHAINLINK:
             self._chainlink.append((event.source_ts_ms, event.price))
@@ -329,7 +465,7 @@ class RoundRunner:
         if winner is None:
             outcome.digest = engine.digest()
             outcome.status = "unsettled"
-            self.sink.put(round_row(self.round, "unsettled", strike=strike, flow_run_id=self.flow_run_id))
+            self.sink.put(self._round_row("unsettled", strike=strike))
             self.progress(f"{self.round.slug}: no resolution and no closing tick; left unsettled")
             return
         settlement = engine.settle(winner, final, max(self.clock.now_ms(), self.round.close_ms))
@@ -337,7 +473,7 @@ class RoundRunner:
         outcome.digest = engine.digest()
         outcome.fills = engine.fill_count
         outcome.status = "halted" if engine.halted else "settled"
-        self.sink.put(round_row(self.round, outcome.status, strike=strike, flow_run_id=self.flow_run_id))
+        self.sink.put(self._round_row(outcome.status, strike=strike))
 
     async def _tick(self) -> None:
         """Timers, so time passes (activation, cut-off, close) even when the feeds are quiet."""
@@ -346,34 +482,100 @@ class RoundRunner:
             await asyncio.sleep(TICK_MS / 1000)
 
     async def _watch_halt(self, engine: RoundEngine, outcome: RoundOutcome) -> None:
-        assert self.halt_check is not None
-        while engine.halted is None:
-            try:
-                reason = await self.halt_check()
-            except (
-                Exception
-            ) as exc:  # a control-plane hiccup must not stop trading decisions... nor halt them
-                log.warning("halt check failed: %s", exc)
-                reason = None
-            if reason:
+        """The kill switch as the round sees it. The halt file in the data directory is stat'ed every
+        `HALT_FILE_POLL_S` (no database); `halt_check` (the store's flag, the deployment, the flow run) runs
+        beside it every `HALT_POLL_S`. A reason from either halts the engine for good. Fail closed: while
+        either cannot be read for longer than `kill_switch_grace_seconds`, the engine opens no positions and
+        cancels what rests; it trades on by itself once both answer again and neither is engaged."""
+        halt_file = HaltFileWatch(halt_path(self.settings.data_dir))
+        places = ("halt file", "store and Prefect") if self.halt_check is not None else ("halt file",)
+        grace_ms = int(self.settings.kill_switch_grace_seconds * 1000)
+        fail_closed = FailClosed(grace_ms, self.clock.now_ms(), places)
+        remote: list[str] = []
+        poller = (
+            asyncio.create_task(self._poll_halt_check(fail_closed, remote))
+            if self.halt_check is not None
+            else None
+        )
+        try:
+            while engine.halted is None:
                 now = self.clock.now_ms()
-                outcome.halt_seen_ms = now
-                engine.halt(reason, now)
-                self.progress(
-                    f"{self.round.slug}: HALT ({reason}); resting orders cancelled, no new positions"
-                )
-                return
+                try:
+                    notice = halt_file.check()
+                except OSError as exc:
+                    fail_closed.failed("halt file", str(exc))
+                    notice = None
+                else:
+                    fail_closed.ok("halt file", now)
+                reason = notice.describe() if notice is not None else next(iter(remote), None)
+                if reason:
+                    outcome.halt_seen_ms = now
+                    engine.halt(reason, now)
+                    log.warning("%s: %s", self.round.slug, reason)
+                    self.progress(
+                        f"{self.round.slug}: HALT - {reason}; no new positions, resting orders "
+                        "cancelled; the round still settles"
+                    )
+                    return
+                self._fail_closed(engine, fail_closed.unreadable(now), now)
+                await asyncio.sleep(HALT_FILE_POLL_S)
+        finally:
+            if poller is not None:
+                poller.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await poller
+
+    def _fail_closed(self, engine: RoundEngine, unreadable: list[str], now: int) -> None:
+        if unreadable and engine.suspended is None:
+            reason = (
+                f"kill switch state unknown ({'; '.join(unreadable)}): no new positions until it is known"
+            )
+            engine.suspend(reason, now)
+            log.warning("%s: %s", self.round.slug, reason)
+            self.progress(f"{self.round.slug}: FAIL CLOSED - {reason}; resting orders cancelled")
+        elif not unreadable and engine.suspended is not None:
+            engine.unsuspend("the kill switch can be read again and is not engaged", now)
+            log.warning("%s: kill switch readable again and not engaged: trading resumes", self.round.slug)
+            self.progress(f"{self.round.slug}: kill switch readable again and not engaged: trading resumes")
+
+    async def _poll_halt_check(self, fail_closed: FailClosed, found: list[str]) -> None:
+        """`halt_check` every `HALT_POLL_S` until it names a reason (put in `found`); its failures are
+        counted against the grace, and a check that hangs counts as one that failed."""
+        assert self.halt_check is not None
+        failures = 0
+        while True:
+            try:
+                reason = await asyncio.wait_for(self.halt_check(), HALT_CHECK_TIMEOUT_S)
+            except Exception as exc:
+                failures += 1
+                text = str(exc).strip()
+                error = f"{type(exc).__name__}: {text.splitlines()[0][:200]}" if text else type(exc).__name__
+                fail_closed.failed("store and Prefect", error)
+                if failures == 1 or failures % 20 == 0:
+                    log.warning("halt check failed (%d in a row): %s", failures, error)
+            else:
+                if failures:
+                    log.warning("halt check answers again after %d failures", failures)
+                failures = 0
+                fail_closed.ok("store and Prefect", self.clock.now_ms())
+                if reason:
+                    found.append(reason)
+                    return
             await asyncio.sleep(HALT_POLL_S)
 
     def _tape(self, engine: RoundEngine) -> TapeWriter | None:
         if self.tape_dir is None:
             return None
         self.tape_dir.mkdir(parents=True, exist_ok=True)
-        return TapeWriter(self._tape_path(), tape_meta_of(self.round, engine.market))
+        return TapeWriter(
+            next_segment(self.tape_dir / f"{self.round.slug}.parquet"),
+            tape_meta_of(self.round, engine.market),
+        )
 
-    def _tape_path(self) -> Path:
-        assert self.tape_dir is not None
-        return self.tape_dir / f"{self.round.slug}.parquet"
+
+def _plain(value: Decimal) -> str:
+    """Shares and pUSD as people read them: at most the venue's 5 decimals, no trailing zeros."""
+    return format(value.quantize(Decimal("0.00001")).normalize(), "f")
 
 
 def _health(health: Any) -> dict[str, Any]:

@@ -162,15 +162,21 @@ class RiskGuard:
         ]
 
     def engage_kill_switch(
-        self, reason: str, source: KillSource = KillSource.MANUAL, *, now_ms: int
+        self,
+        reason: str,
+        source: KillSource = KillSource.MANUAL,
+        *,
+        now_ms: int,
+        code: ReasonCode = ReasonCode.KILL_SWITCH,
     ) -> list[RiskEvent]:
-        """Halt. An operator's halt replaces an automatic trip, so no recovery releases it by itself."""
+        """Halt. It replaces an automatic trip, so no recovery releases it by itself. `code` says why:
+        `kill_switch` for a halt from outside the engine, `venue_fatal` when the venue refused us for good."""
         current = self._account.kill_switch
-        if current.engaged and current.source is source and current.code is ReasonCode.KILL_SWITCH:
+        if current.engaged and current.source is source and current.code is code:
             return []
-        switch = KillSwitch(True, reason, source, ReasonCode.KILL_SWITCH, now_ms)
+        switch = KillSwitch(True, reason, source, code, now_ms)
         self._account = replace(self._account, kill_switch=switch)
-        return [self._event(RiskEventKind.TRIP, ReasonCode.KILL_SWITCH, reason, now_ms, source=source.value)]
+        return [self._event(RiskEventKind.TRIP, code, reason, now_ms, source=source.value)]
 
     def release_kill_switch(self, reason: str, *, now_ms: int) -> list[RiskEvent]:
         """Resume, whatever engaged the switch; the order-error count starts again from zero."""

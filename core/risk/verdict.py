@@ -29,6 +29,9 @@ class ReasonCode(StrEnum):
     MIN_NOTIONAL = "venue_min_notional"
     ERROR_BURST = "order_error_burst"
     ORDER_MISMATCH = "order_mismatch"
+    VENUE_FATAL = "venue_fatal"
+    SETTLEMENT_MISMATCH = "settlement_mismatch"
+    KILL_SWITCH_UNREADABLE = "kill_switch_unreadable"
 
 
 @dataclass(frozen=True, slots=True)

@@ -198,6 +198,7 @@ def routes(venue: SimVenue) -> list[Route]:
         ),
         Route("/_sim/faults", _faults(venue), methods=["GET", "POST", "DELETE"]),
         Route("/_sim/state", public(lambda r: venue.describe()), methods=["GET"]),
+        Route("/_sim/ledger", public(lambda r: venue.ledger()), methods=["GET"]),
     ]
 
 

@@ -389,6 +389,11 @@ class MatchingEngine:
         found = self._orders.get(order_id)
         return None if found is None else found.view()
 
+    def orders_of(self, owner: str) -> list[OrderView]:
+        """Every order of `owner` that passed validation (killed FOK/FAK orders too), whatever became of it:
+        the venue's ledger of our orders, in arrival order."""
+        return [o.view() for o in self._orders.values() if o.spec.owner == owner]
+
     def open_orders(
         self, owner: str, *, condition_id: str | None = None, token_id: str | None = None
     ) -> list[OrderView]:

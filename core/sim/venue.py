@@ -26,11 +26,19 @@ from core.events import OrderType, Side
 from core.market.rounds import Round, RoundSchedule
 from core.market.settlement import SettlementSource
 from core.sim import frames
-from core.sim.auth import ApiCreds, derive_creds, order_hash, order_signer
+from core.sim.auth import (
+    EXCHANGE_V2,
+    NEG_RISK_ADAPTER,
+    NEG_RISK_EXCHANGE_V2,
+    ApiCreds,
+    derive_creds,
+    order_hash,
+    order_signer,
+)
 from core.sim.faults import FaultPlan, FaultRequest
 from core.sim.market_maker import MarketMaker, MarketMakerConfig
 from core.sim.markets import SimMarket, gamma_event, make_market
-from core.sim.matching import EngineReport, MatchingEngine, SimOrder, TradeDelays
+from core.sim.matching import NOT_ENOUGH_BALANCE, EngineReport, MatchingEngine, SimOrder, TradeDelays
 from core.sim.prices import (
     BinanceFeed,
     BridgedMinutePath,
@@ -46,6 +54,8 @@ from core.sim.ws_app import Hubs, Subscriber
 log = logging.getLogger(__name__)
 
 UNIT = Decimal(1_000_000)
+MAX_UINT256 = 2**256 - 1
+ALLOWANCE_SPENDERS = (EXCHANGE_V2, NEG_RISK_EXCHANGE_V2, NEG_RISK_ADAPTER)
 HEARTBEAT_TIMEOUT_MS = 10_000
 SETTLE_DELAY_MS = 1_000
 ROUNDS_AHEAD = 2
@@ -75,6 +85,8 @@ class SimConfig:
     start_price: Decimal = Decimal(95_000)
     annual_vol: float = 0.5
     initial_collateral: Decimal = Decimal(1_000)
+    collateral_allowance: Decimal | None = None
+    """pUSD each key lets the exchanges spend; None is the usual unlimited (max uint256) approval."""
     chain_id: int = 137
     step_ms: int = 250
     twap: bool | None = None
@@ -379,7 +391,9 @@ class SimVenue:
             amount = self._engine.position(creds.api_key, token)
         else:
             amount = self._engine.collateral(creds.api_key)
-        return {"balance": str(int(amount * UNIT)), "allowances": {frames.MARKET_MAKER_ADDRESS: str(2**255)}}
+        allowance = self.config.collateral_allowance
+        allowed = str(MAX_UINT256 if allowance is None else int(allowance * UNIT))
+        return {"balance": str(int(amount * UNIT)), "allowances": dict.fromkeys(ALLOWANCE_SPENDERS, allowed)}
 
     # --- CLOB: orders --------------------------------------------------------------------------------
 
@@ -395,6 +409,13 @@ class SimVenue:
             raise VenueRefusal("invalid signature")
         order_id = order_hash(order, self.chain_id)
         sim_order = self._sim_order(order_id, order, payload, creds)
+        allowance = self.config.collateral_allowance
+        if (
+            allowance is not None
+            and sim_order.side is Side.BUY
+            and sim_order.size * sim_order.price > allowance
+        ):
+            raise VenueRefusal(NOT_ENOUGH_BALANCE)
         now = self.now_ms()
         result = self._engine.submit(sim_order, now)
         self._publish(result.report, now)
@@ -609,6 +630,23 @@ class SimVenue:
         for channel in request.drop:
             dropped = self.hubs.by_name(channel).drop_all()
             log.info("sim: dropped %d %s connections", dropped, channel)
+
+    def ledger(self) -> dict[str, Any]:
+        """Every account's orders (whatever became of them) and trades, as `/data/orders` and `/data/trades`
+        shape them: what the venue holds on record, to compare with what the agent recorded."""
+        accounts = []
+        for creds in self.creds_by_key.values():
+            orders = [
+                frames.order_json(view, self._market_of_token(view.token_id), creds.address)
+                for view in self._engine.orders_of(creds.api_key)
+            ]
+            trades = [
+                frames.trade_json(trade, self._fee_bps(self._market_of_token(trade.token_id)), creds.address)
+                | {"order_id": trade.order_id, "fee": frames.number(trade.fee)}
+                for trade in self._engine.trades(creds.api_key)
+            ]
+            accounts.append({"address": creds.address, "orders": orders, "trades": trades})
+        return {"accounts": accounts}
 
     def describe(self) -> dict[str, Any]:
         now = self.now_ms()

@@ -51,7 +51,28 @@ class RoundRow(SQLModel, table=True):
     strike: Decimal | None = _money(nullable=True)
     settlement_source: str | None = Field(default=None, max_length=32)
     flow_run_id: str | None = Field(default=None, max_length=64)
+    mode: str = Field(default="paper", max_length=8)
+    reason: str | None = Field(default=None, max_length=500)
     updated_at: datetime = _ts(index=False)
+
+
+class RoundClaimRow(SQLModel, table=True):
+    """Who trades a round: one row per round, taken atomically; a holder that dies loses it (its process
+    is gone on the same host, or its lease ran out elsewhere), and the next holder resumes the round."""
+
+    __tablename__ = "round_claims"
+
+    slug: str = Field(primary_key=True, max_length=64)
+    holder: str = Field(max_length=200)
+    host: str = Field(max_length=100)
+    pid: int
+    pid_started: str = Field(default="", max_length=32)
+    flow_run_id: str | None = Field(default=None, max_length=64)
+    attempt: int = 1
+    claimed_at: datetime = Field(sa_type=UTCDateTime)
+    lease_until: datetime = Field(sa_type=UTCDateTime)
+    released: bool = False
+    outcome: str | None = Field(default=None, max_length=32)
 
 
 class VenueRulesRow(SQLModel, table=True):
@@ -188,6 +209,7 @@ class FillRecord(SQLModel):
     fee: Decimal = _money()
     liquidity: str = Field(max_length=8)
     status: str = Field(max_length=16)
+    mode: str = Field(default="paper", max_length=8)
 
 
 class FillRow(FillRecord, table=True):
@@ -227,6 +249,7 @@ class SettlementRecord(SQLModel):
     source: str = Field(max_length=32)
     pnl: Decimal = _money()
     fees: Decimal = _money()
+    mode: str = Field(default="paper", max_length=8, index=True)
     details: dict[str, Any] = _json()
 
 
@@ -275,6 +298,7 @@ TABLES: dict[str, type[SQLModel]] = {
     str(model.__tablename__): model
     for model in (
         RoundRow,
+        RoundClaimRow,
         VenueRulesRow,
         HeartbeatRow,
         TickSampleRow,

@@ -233,3 +233,16 @@ def test_faults_are_refused_when_malformed(sim: SimServer) -> None:
     answer = httpx.post(f"{sim.base_url}/_sim/faults", json={"http": {"status": 200}})
     assert answer.status_code == 422
     assert "bad fault request" in answer.json()["error"]
+
+
+@pytest.mark.parametrize(("price", "size"), [("0.58", 10), ("0.29", 10), ("0.57", 10), ("0.09", 20)])
+@pytest.mark.parametrize("order_type", [OrderType.FAK, OrderType.GTC])
+def test_an_order_is_signed_at_exactly_its_price_and_size(
+    port: ClobOrderPort, market: MarketInfo, price: str, size: int, order_type: OrderType
+) -> None:
+    """py-clob-client-v2 floors prices and amounts in binary floating point (0.58 -> 0.57): the port must
+    hand it values that survive that, or the venue gets a different order than the one we recorded."""
+    request = OrderRequest(market.down_token_id, Side.BUY, Decimal(price), Decimal(size), order_type)
+    signed = port.prepare(request).signed
+    assert int(signed.makerAmount) == int(Decimal(price) * size * 1_000_000), "pUSD paid: price x size"
+    assert int(signed.takerAmount) == size * 1_000_000, "shares received"

@@ -278,3 +278,39 @@ def test_settings_cannot_be_changed_once_loaded() -> None:
 )
 def test_env_name_spells_a_field_location_as_its_variable(location: tuple[int | str, ...], name: str) -> None:
     assert env_name(location) == name
+
+
+def test_public_view_masks_credentials_in_any_url_query_strings_included(
+    monkeypatch: pytest.MonkeyPatch, environment: Path
+) -> None:
+    monkeypatch.setenv(
+        "BTC_AGENT_DATABASE_URL", f"postgresql://agent@db:5432/agent?sslmode=require&password={DB_PASSWORD}"
+    )
+    monkeypatch.setenv("BTC_AGENT_VENUE__CLOB_URL", "https://trader:venue-pass-1@clob.example/api")
+    monkeypatch.setenv("BTC_AGENT_VENUE__RTDS_URL", "wss://rtds.example/ws?token=venue-token-2&v=1")
+    settings = load_settings()
+    view = settings.public_view()
+    assert view["database_url"] == "postgresql://agent@db:5432/agent?sslmode=require&password=***"
+    assert view["venue"]["clob_url"] == "https://trader:***@clob.example/api"
+    assert view["venue"]["rtds_url"] == "wss://rtds.example/ws?token=***&v=1"
+    printable = everything_printable(settings)
+    for secret in (DB_PASSWORD, "venue-pass-1", "venue-token-2"):
+        assert secret not in printable
+
+
+def test_btc_agent_config_prints_no_password_from_a_url(
+    monkeypatch: pytest.MonkeyPatch, environment: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from core.cli import app
+
+    monkeypatch.setenv(
+        "BTC_AGENT_DATABASE_URL", f"postgresql://agent:{DB_PASSWORD}@db/agent?password={DB_PASSWORD}"
+    )
+    monkeypatch.setenv("BTC_AGENT_VENUE__GAMMA_URL", "https://u:gamma-secret@gamma.example")
+    result = CliRunner().invoke(app, ["config"])
+    assert result.exit_code == 0, result.output
+    assert DB_PASSWORD not in result.output
+    assert "gamma-secret" not in result.output
+    assert "postgresql://agent:***@db/agent?password=***" in result.output

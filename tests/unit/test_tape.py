@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from bench.tape import meta as bench_meta
 from bench.tape import stream
-from core.engine.tape import RECORDER_VERSION, TapeMeta, TapeWriter, parts_dir, read_tape
+from core.engine.tape import RECORDER_VERSION, TapeMeta, TapeWriter, next_segment, parts_dir, read_tape
 from core.events import (
     AnyEvent,
     BookDelta,
@@ -191,6 +191,23 @@ def test_a_closed_tape_is_never_rewritten(tmp_path: Path) -> None:
     record(path, EVERY_KIND)
     with pytest.raises(FileExistsError):
         TapeWriter(path, META)
+
+
+def test_an_attempt_after_the_tape_was_closed_records_a_segment_that_replays_as_one_tape(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "round.parquet"
+    first = [Timer(ts_ms=T0 + n, name=f"t{n}") for n in range(5)]
+    record(next_segment(path), first)
+    assert next_segment(path) == tmp_path / "round.seg2.parquet"
+    resumed = [Timer(ts_ms=T0 + 100 + n, name=f"r{n}") for n in range(3)]
+    record(next_segment(path), resumed, max_rows=2, close=False)  # the resumed attempt crashed too
+    third = [Timer(ts_ms=T0 + 200, name="third")]
+    record(next_segment(path), third)  # it carries on the second segment's parts, then closes it
+    assert next_segment(path) == tmp_path / "round.seg3.parquet"
+    meta, events = read_tape(path)
+    assert meta == META
+    assert list(events) == first + resumed[:2] + third
 
 
 def test_quiet_periods_are_flushed_by_event_time(tmp_path: Path) -> None:

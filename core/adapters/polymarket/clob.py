@@ -18,6 +18,8 @@ import httpx
 from py_clob_client_v2.client import ClobClient
 from py_clob_client_v2.clob_types import (
     ApiCreds,
+    AssetType,
+    BalanceAllowanceParams,
     MarketOrderArgsV2,
     OpenOrderParams,
     OrderArgsV2,
@@ -38,6 +40,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MARKETABLE_BUY_MINIMUM = Decimal(1)
+COLLATERAL_UNIT = Decimal(1_000_000)
 _FATAL_MARKERS = ("not enough balance", "closed only", "unauthorized", "invalid api key", "banned")
 
 
@@ -87,6 +90,41 @@ class Reconciliation:
     @property
     def matched_size(self) -> Decimal:
         return sum((Decimal(str(trade.get("size", "0"))) for trade in self.trades), Decimal(0))
+
+
+@dataclass(frozen=True, slots=True)
+class Collateral:
+    """The wallet's pUSD as `/balance-allowance` reports it, in pUSD: the balance, and what each spender (an
+    exchange contract, lower-cased address) may take; `"*"` when the venue gives one allowance for all."""
+
+    balance: Decimal
+    allowances: Mapping[str, Decimal]
+
+    def allowance_for(self, spender: str) -> Decimal:
+        found = self.allowances.get(spender.lower(), self.allowances.get("*"))
+        return found if found is not None else Decimal(0)
+
+    @classmethod
+    def from_response(cls, response: Any) -> Collateral:
+        """`{"balance", "allowances": {spender: amount}}` (or an older single `allowance`), base units (6 dp)."""
+        if not isinstance(response, Mapping) or "balance" not in response:
+            raise VenueError(
+                ErrorCategory.TRANSIENT, "bad_response", f"unexpected balance answer {response!r}"
+            )
+        allowances: dict[str, Decimal] = {}
+        spenders = response.get("allowances")
+        if isinstance(spenders, Mapping):
+            allowances = {str(k).lower(): _pusd(v) for k, v in spenders.items()}
+        elif response.get("allowance") is not None:
+            allowances = {"*": _pusd(response["allowance"])}
+        return cls(_pusd(response["balance"]), allowances)
+
+
+def _pusd(amount: Any) -> Decimal:
+    try:
+        return Decimal(str(amount)) / COLLATERAL_UNIT
+    except ArithmeticError:
+        raise VenueError(ErrorCategory.TRANSIENT, "bad_response", f"unexpected amount {amount!r}") from None
 
 
 def check_venue_rules(request: OrderRequest) -> None:
@@ -154,6 +192,16 @@ def _classify_api(exc: PolyApiException, *, mutating: bool) -> VenueError:
         category = ErrorCategory.UNKNOWN if mutating else ErrorCategory.TRANSIENT
         return VenueError(category, f"http_{status}", message, status)
     return VenueError(ErrorCategory.REJECTED, "venue_rejected", message, status)
+
+
+def _floor_safe(value: Decimal) -> float:
+    """The float to hand py-clob-client-v2, whose builder floors `x * 10**k` in binary floating point:
+    float(0.58) * 100 is 57.999..., so 0.58 would be signed as 0.57 (and 0.9 pUSD as 0.89). A nudge far
+    below the finest tick and amount step (1e-6) keeps every exact value on its own step."""
+    return float(value + _FLOOR_NUDGE)
+
+
+_FLOOR_NUDGE = Decimal("1e-9")
 
 
 def _message(error: Any) -> str:
@@ -257,6 +305,23 @@ class ClobOrderPort:
             raise classify(exc, mutating=True) from exc
         return str(response.get("heartbeat_id", ""))
 
+    def collateral(self) -> Collateral:
+        """The wallet's pUSD balance and the exchanges' allowances (GET /balance-allowance, COLLATERAL)."""
+        params = BalanceAllowanceParams(asset_type=AssetType.COLLATERAL)
+        return Collateral.from_response(
+            self._call(lambda: self._client.get_balance_allowance(params), mutating=False)
+        )
+
+    def closed_only(self) -> bool:
+        """Whether the venue keeps this wallet in closed-only mode (it may only reduce positions)."""
+        response = self._call(self._client.get_closed_only_mode, mutating=False)
+        return bool(response.get("closed_only", False)) if isinstance(response, Mapping) else False
+
+    def exchange_address(self, *, neg_risk: bool) -> str:
+        """The exchange contract that spends our pUSD for orders on this kind of market."""
+        contracts = get_contract_config(self._chain_id)
+        return str(contracts.neg_risk_exchange_v2 if neg_risk else contracts.exchange_v2)
+
     def reconcile(self, venue_order_id: str, *, market: str | None = None) -> Reconciliation:
         """Look an order up after an unknown outcome: resting (open orders) or executed (trades)."""
         try:
@@ -284,8 +349,8 @@ class ClobOrderPort:
         if request.order_type in (OrderType.GTC, OrderType.GTD):
             args = OrderArgsV2(
                 token_id=request.token_id,
-                price=float(request.price),
-                size=float(request.size),
+                price=_floor_safe(request.price),
+                size=_floor_safe(request.size),
                 side=request.side.value,
                 expiration=request.expiration_s,
             )
@@ -293,9 +358,9 @@ class ClobOrderPort:
         amount = request.size * request.price if request.side is Side.BUY else request.size
         market_args = MarketOrderArgsV2(
             token_id=request.token_id,
-            amount=float(amount),
+            amount=_floor_safe(amount),
             side=request.side.value,
-            price=float(request.price),
+            price=_floor_safe(request.price),
             order_type=request.order_type.value,
         )
         return self._client.create_market_order(market_args, options)

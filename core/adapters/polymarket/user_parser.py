@@ -10,9 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
+
+import msgspec
 
 from core.adapters.polymarket import wire
-from core.adapters.polymarket.parse import ZERO, FrameParser, Handler, Malformed, price, size
+from core.adapters.polymarket.parse import (
+    ZERO,
+    FrameParser,
+    Handler,
+    Malformed,
+    price,
+    size,
+    timestamp_ms,
+)
 from core.events import Fill, Liquidity, OrderStatus, OrderUpdate, Side, TradeStatus
 from core.market.fees import FeeSchedule, fee_for
 
@@ -84,6 +95,22 @@ class UserParser(FrameParser[UserEvent]):
         self.api_key = api_key
         self.fee_schedule = fee_schedule
         self.client_ids: Mapping[str, str] = {} if client_ids is None else client_ids
+
+    def trade_fills(self, trade: Mapping[str, Any], default_ms: int) -> list[Fill]:
+        """The Fills of our orders in one trade as `GET /data/trades` lists it (the user channel's shape,
+        without `event_type`), stamped at its match time (`default_ms` when it has none). Malformed when
+        the venue's trade cannot be read."""
+        try:
+            msg = msgspec.convert(dict(trade), wire.TradeMessage)
+        except msgspec.ValidationError as exc:
+            raise Malformed("bad_trade", str(exc)) from None
+        out: list[UserEvent] = []
+        try:
+            ts_ms = default_ms if msg.match_time is None else timestamp_ms(msg.match_time)
+            self._trade(msg, ts_ms, out)
+        except ArithmeticError as exc:  # a NaN compared, or an exponent beyond the context's range
+            raise Malformed("bad_number", repr(exc)) from None
+        return [event for event in out if isinstance(event, Fill)]
 
     def _order(self, msg: wire.OrderMessage, recv_ms: int, out: list[UserEvent]) -> None:
         # A killed order has been seen with an empty `size_matched`.
