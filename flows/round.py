@@ -95,7 +95,7 @@ async def round_flow(
         _abort(settings, round_, claim, f"the round's run failed: {exc}", release=False)
         raise
     outcome = await settle(settings, outcome)
-    report(round_, outcome)
+    report(settings, round_, outcome)
     logger.info("%s: %s, P&L %s", round_.slug, outcome.status, outcome.pnl)
     return outcome
 

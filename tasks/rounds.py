@@ -8,8 +8,9 @@ import logging
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from uuid import UUID
 
-from prefect import get_run_logger, task
+from prefect import get_client, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.runtime import flow_run, task_run
 from sqlalchemy import Engine
@@ -28,6 +29,13 @@ from core.live.recovery import (
     finish_unfinished_rounds,
     load_history,
     remove_if_drained,
+)
+from core.live.round_report import (
+    RoundReport,
+    history_rows,
+    load_round_report,
+    render_markdown,
+    signed_usd,
 )
 from core.live.runner import RoundOutcome, RoundRunner, round_row
 from core.live.venue_session import LiveVenueSession, open_live_session
@@ -323,48 +331,83 @@ def record_trip(settings: Settings, slug: str, code: ReasonCode, message: str) -
 
 
 @task(name="report")
-def report(round_: Round, outcome: RoundOutcome) -> str:
-    """The round's markdown report and tables, as Prefect artifacts keyed `round-<open unix s>`."""
+def report(settings: Settings, round_: Round, outcome: RoundOutcome) -> str:
+    """The round's markdown report (headline first) and summary table as Prefect artifacts keyed
+    `round-<open unix s>`, and the outcome and P&L as tags of the flow run, for the runs list."""
     key = f"round-{round_.open_s}"
-    refused = ", ".join(f"{code} x{n}" for code, n in sorted(outcome.refusals.items())) or "none"
-    feeds = "\n".join(
-        f"| {name} | {h['messages']} | {h['reconnects']} | {h['malformed']} | {h['last_error'] or ''} |"
-        for name, h in outcome.feed_health.items()
+    store = make_engine(settings.resolved_database_url)
+    try:
+        found = load_round_report(
+            store,
+            round_.slug,
+            settings.mode,
+            status=outcome.status,
+            feed_health=outcome.feed_health,
+            halted=outcome.halted,
+        )
+    finally:
+        store.dispose()
+    create_markdown_artifact(
+        key=key, markdown=render_markdown(found), description=f"{round_.slug}: {found.headline}"
     )
-    markdown = f"""# {round_.slug}
-
-| | |
-|---|---|
-| window | {round_.open.isoformat()} to {round_.close.isoformat()} |
-| status | **{outcome.status}** |
-| strike | {outcome.strike} |
-| settlement price | {outcome.settle_price} |
-| winner | {outcome.winner.value if outcome.winner else "-"} |
-| decisions / orders / fills | {outcome.decisions} / {outcome.orders} / {outcome.fills} |
-| risk refusals | {refused} |
-| P&L (net of fees) | {outcome.pnl} (fees {outcome.fees}) |
-| halted | {outcome.halted or "no"} |
-
-## Feeds
-| feed | messages | reconnects | malformed | last error |
-|---|---|---|---|---|
-{feeds}
-"""
-    create_markdown_artifact(key=key, markdown=markdown, description=f"Round report {round_.slug}")
     create_table_artifact(
         key=f"{key}-summary",
         table=[
             {
                 "slug": outcome.slug,
                 "status": outcome.status,
-                "winner": outcome.winner.value if outcome.winner else None,
-                "decisions": outcome.decisions,
+                "winner": found.winner,
+                "decisions": sum(found.policy.values()),
                 "orders": outcome.orders,
-                "fills": outcome.fills,
-                "pnl": str(outcome.pnl),
-                "fees": str(outcome.fees),
+                "fills": len(found.fills),
+                "pnl_pusd": str(found.pnl) if found.pnl is not None else None,
+                "fees_pusd": str(found.fees),
             }
         ],
         description=f"Round summary {round_.slug}",
     )
+    publish_history(settings, round_)
+    tag_flow_run(round_tags(found))
     return key
+
+
+HISTORY_KEY = "run-history"
+
+
+def publish_history(settings: Settings, round_: Round) -> None:
+    """The growing table of today's rounds (UTC), newest first with cumulative P&L, as one artifact."""
+    day = round_.open.replace(hour=0, minute=0, second=0, microsecond=0)
+    store = make_engine(settings.resolved_database_url)
+    try:
+        rows = history_rows(store, settings.mode, day)
+    finally:
+        store.dispose()
+    latest = rows[0]["cumulative_pnl_pusd"] if rows else "-"
+    create_table_artifact(
+        key=f"{HISTORY_KEY}-{settings.mode}",
+        table=rows,
+        description=f"{settings.mode} rounds of {day:%Y-%m-%d} (UTC): {len(rows)} rounds, P&L {latest} pUSD",
+    )
+
+
+def round_tags(found: RoundReport) -> list[str]:
+    tags = [f"status:{found.status}", f"traded:{'yes' if found.fills else 'no'}"]
+    if found.winner:
+        tags.append(f"winner:{found.winner}")
+    if found.pnl is not None:
+        tags.append(f"pnl:{signed_usd(found.pnl)}")
+    return tags
+
+
+def tag_flow_run(tags: list[str]) -> None:
+    """Add tags to this flow run (kept: the ones it had); a failure costs only the tags."""
+    found = flow_run.get_id()
+    if not found:
+        return
+    run_id = UUID(found)
+    try:
+        with get_client(sync_client=True) as client:
+            current = client.read_flow_run(run_id).tags
+            client.update_flow_run(run_id, tags=[*current, *(t for t in tags if t not in current)])
+    except Exception as exc:
+        get_run_logger().warning("flow run not tagged with the round's outcome: %s", exc)

@@ -283,7 +283,12 @@ async def _finish(
     if history.settlement is not None:
         return _record(store, row, "settled", "settled before its run died", history.settlement.pnl)
     if not history.traded or rules is None:
-        return _record(store, row, "aborted", "its run died before the close; nothing was traded")
+        return _record(
+            store,
+            row,
+            "aborted",
+            "its run ended without finishing it; nothing was traded, so nothing to settle",
+        )
     winner = await official(row.slug)
     if winner is None:
         return _record(

@@ -162,7 +162,9 @@ def test_a_dead_round_that_traded_nothing_is_aborted_with_its_reason(store_url: 
     with Session(make_engine(store_url)) as session:
         stored_round = session.get(RoundRow, round_.slug)
     assert stored_round is not None
-    assert stored_round.reason == "its run died before the close; nothing was traded"
+    assert (
+        stored_round.reason == "its run ended without finishing it; nothing was traded, so nothing to settle"
+    )
 
 
 def test_spools_of_dead_processes_are_drained_at_start_and_live_ones_left_alone(

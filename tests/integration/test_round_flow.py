@@ -6,6 +6,7 @@ Rounds are 30 s long (active for the last 15 s) so a run takes well under a minu
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import threading
 import time
@@ -123,16 +124,29 @@ def test_a_round_flow_runs_a_round_to_its_settlement_with_records_and_artifacts(
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-    async def artifacts() -> list[str]:
+    async def artifacts() -> tuple[dict[str, str], list[str]]:
         async with get_client() as client:
             found = await client.read_artifacts(
                 artifact_filter=ArtifactFilter(key=ArtifactFilterKey(like_=f"round-{round_.open_s}"))
             )
-            return [artifact.key or "" for artifact in found]
+            found += await client.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(like_="run-history-paper"))
+            )
+            runs = {artifact.flow_run_id for artifact in found if artifact.key != "run-history-paper"}
+            tags = [tag for run in runs if run for tag in (await client.read_flow_run(run)).tags]
+            return {artifact.key or "": str(artifact.data) for artifact in found}, tags
 
-    keys = asyncio.run(artifacts())
-    assert f"round-{round_.open_s}" in keys
+    keys, tags = asyncio.run(artifacts())
     assert f"round-{round_.open_s}-summary" in keys
+    headline = keys[f"round-{round_.open_s}"].splitlines()[0]
+    assert outcome.winner is not None
+    assert headline.startswith(f"# {round_.slug}: {outcome.winner.value.upper()} won · P&L ")
+    assert "status:settled" in tags
+    assert f"winner:{outcome.winner.value}" in tags
+    assert any(tag.startswith("pnl:") for tag in tags)
+    history = json.loads(keys["run-history-paper"])
+    assert history[0]["slug"] == round_.slug, "the newest round heads today's history"
+    assert history[0]["status"] == "settled"
 
 
 def test_a_run_started_after_activation_records_a_missed_activation_and_trades_nothing(
