@@ -50,6 +50,7 @@ from core.store.outbox import Outbox
 from core.store.writer import insert_rows
 from core.strategies import build_strategies
 from tasks.control import HaltWatch, TripResponse, read_kill_switch
+from tasks.logs import core_warnings_to
 
 log = logging.getLogger(__name__)
 
@@ -157,8 +158,10 @@ async def run_round(
                 on_trip=on_trip,
                 attempt=claim.attempt,
                 history=history,
+                alert=logger.warning,
             )
-            outcome = await runner.run()
+            with core_warnings_to(logger):
+                outcome = await runner.run()
     finally:
         if venue is not None:
             await venue.close()  # cancels what rests; a no-op when the runner already closed it

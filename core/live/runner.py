@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -116,19 +117,22 @@ class RoundOutcome:
 
 
 class TeeSink:
-    """Passes records on, and tells `progress` about the ones a person watching wants to see."""
+    """Passes records on, and tells `progress` about the ones a person watching wants to see; the first
+    refusal of each reason in a round goes to `alert` (a warning), its repeats to `progress`."""
 
     def __init__(
         self,
         inner: RecordSink,
         progress: Callable[[str], None] | None,
         on_trip: Callable[[str], None] | None = None,
-        venue: VenueSession | None = None,
+        alert: Callable[[str], None] | None = None,
     ) -> None:
         self.inner = inner
         self.progress = progress
+        self.alert = alert or progress
         self.on_trip = on_trip
         self.last_order_ms: int | None = None
+        self.refused: Counter[str] = Counter()
 
     def put(self, row: SQLModel, *, sync: bool = False) -> None:
         self.inner.put(row, sync=sync)
@@ -142,8 +146,9 @@ class TeeSink:
             self.progress(
                 f"decision  {row.strategy}: {row.side} {row.outcome} {row.size} @ {row.limit_price} ({row.policy}) - {row.reason}"
             )
-        elif isinstance(row, RiskEventRecord) and row.kind == "verdict" and not row.approved:
-            self.progress(f"risk      {row.kind} refused: {row.reason_code} - {row.message}")
+        elif isinstance(row, RiskEventRecord) and row.kind == "verdict":
+            if not row.approved:
+                self._refused(row)
         elif isinstance(row, RiskEventRecord) and (row.kind != "trip" or self.on_trip is None):
             # Trips are told by on_trip, in the trip policy's words; a reset says what lifted one.
             self.progress(f"risk      {row.kind}: {row.reason_code} - {row.message}")
@@ -153,6 +158,16 @@ class TeeSink:
             )
         elif isinstance(row, SettlementRecord):
             self.progress(f"settled   {row.outcome.upper()} wins; P&L {row.pnl} (fees {row.fees})")
+
+    def _refused(self, row: RiskEventRecord) -> None:
+        self.refused[row.reason_code] += 1
+        seen = self.refused[row.reason_code]
+        if seen == 1 and self.alert is not None:
+            self.alert(
+                f"risk refused an order: {row.reason_code} - {row.message} (repeats are logged at INFO)"
+            )
+        elif self.progress is not None:
+            self.progress(f"risk      refused again ({seen}x): {row.reason_code} - {row.message}")
 
 
 def round_market(market: MarketInfo) -> RoundMarket:
@@ -231,12 +246,13 @@ class RoundRunner:
         venue: VenueSession | None = None,
         attempt: int = 1,
         history: RoundHistory | None = None,
+        alert: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
         self.round = round_
         self.market = market
         self.recipe = recipe
-        self.sink = TeeSink(sink, progress, on_trip)
+        self.sink = TeeSink(sink, progress, on_trip, alert=alert)
         self.attempt = attempt
         self.history = history or RoundHistory()
         self.run_id = run_id

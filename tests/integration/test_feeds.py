@@ -362,7 +362,9 @@ def test_user_feed_never_logs_its_secrets(caplog: pytest.LogCaptureFixture) -> N
         assert value not in caplog.text
 
 
-def test_backoff_grows_while_the_server_is_down_and_the_feed_returns_when_it_is_back() -> None:
+def test_backoff_grows_while_the_server_is_down_and_the_feed_returns_when_it_is_back(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     events: list[Event] = []
 
     async def scenario() -> dict[int, float]:
@@ -392,9 +394,19 @@ def test_backoff_grows_while_the_server_is_down_and_the_feed_returns_when_it_is_
                 assert feed.health().consecutive_failures == 0
         return delays
 
-    delays = asyncio.run(scenario())
+    with caplog.at_level(logging.INFO, logger=FEED_LOGGER):
+        delays = asyncio.run(scenario())
 
     assert len(delays) >= 4, delays
+    ours = [r for r in caplog.records if r.name == FEED_LOGGER]
+    warnings = [r.getMessage().split(": ", 1)[1] for r in ours if r.levelno == logging.WARNING]
+    assert [w.split(" (")[0].split(",")[0] for w in warnings] == [
+        "connection lost",
+        "stale",
+        "reconnected; data flows again",
+    ], "one warning per episode: the drop, the staleness, the return; not one per retry"
+    retries = [r for r in ours if r.levelno == logging.INFO and "reconnecting in" in r.getMessage()]
+    assert len(retries) >= 4
     for failures, delay in delays.items():
         ceiling = min(0.8, 0.05 * 2 ** (failures - 1))
         assert ceiling / 2 <= delay <= ceiling, delays

@@ -50,3 +50,23 @@ def test_fills_are_shown_to_whoever_watches() -> None:
         )
     )
     assert lines == ["fill      BUY 10 up @ 0.5 fee 0.175 (taker)"]
+
+
+def verdict(reason: str, *, approved: bool = False) -> RiskEventRecord:
+    return RiskEventRecord(
+        round_slug="s", run_id="paper", kind="verdict", approved=approved, reason_code=reason, message=reason
+    )
+
+
+def test_the_first_refusal_of_each_reason_is_a_warning_its_repeats_are_not_and_approvals_are_quiet() -> None:
+    lines: list[str] = []
+    alerts: list[str] = []
+    sink = TeeSink(ListSink(), progress=lines.append, alert=alerts.append)
+    for reason in ("stale_feed", "stale_feed", "max_trades_per_round", "stale_feed"):
+        sink.put(verdict(reason))
+    sink.put(verdict("ok", approved=True))
+    assert [a.split(":")[1].split(" - ")[0].strip() for a in alerts] == ["stale_feed", "max_trades_per_round"]
+    assert lines == [
+        "risk      refused again (2x): stale_feed - stale_feed",
+        "risk      refused again (3x): stale_feed - stale_feed",
+    ]

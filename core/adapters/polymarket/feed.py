@@ -157,6 +157,7 @@ class FeedClient:
         self._next_retry_s: float | None = None
         self._last_error: str | None = None
         self._reported: set[str] = set()
+        self._down = False
 
     async def run(self, emit: Emit) -> None:
         """Stay subscribed until `stop()` (which is final); only an unusable URL ends it with an exception."""
@@ -256,6 +257,9 @@ class FeedClient:
         self._last_frame_ms = now
         if self._session_frames == 1:
             self._backoff.reset()
+            if self._down:
+                self._down = False
+                log.warning("feed %s: reconnected; data flows again", self.name)
         try:
             events = self._parse(frame, now)
         except Exception as exc:
@@ -302,10 +306,10 @@ class FeedClient:
         if self._stopping.is_set():
             return
         self._last_error = _describe("connection", exc)
-        kind = f"connection:{type(exc).__name__}"
-        level = logging.INFO if kind in self._reported else logging.WARNING
-        self._reported.add(kind)
-        log.log(level, "feed %s: %s", self.name, self._last_error)
+        # At WARNING once per outage (the drop, then its return); the retries in between only at INFO.
+        level = logging.INFO if self._down else logging.WARNING
+        self._down = True
+        log.log(level, "feed %s: connection lost (%s); reconnecting", self.name, self._last_error)
 
 
 def _describe(what: str, exc: Exception) -> str:
