@@ -521,9 +521,10 @@ class SimVenue:
             raise VenueRefusal(
                 "Invalid Heartbeat ID", error_msg="Invalid Heartbeat ID", heartbeat_id=expected[0]
             )
-        new_id = str(
-            uuid.UUID(bytes=hashlib.sha256(f"{creds.api_key}:{self.now_ms()}".encode()).digest()[:16])
-        )
+        # Counted as well as timed: two beats within one millisecond must still get two ids.
+        self._heartbeat_count += 1
+        seed = f"{creds.api_key}:{self.now_ms()}:{self._heartbeat_count}"
+        new_id = str(uuid.UUID(bytes=hashlib.sha256(seed.encode()).digest()[:16]))
         self._heartbeats[creds.api_key] = (new_id, self.now_ms())
         return {"heartbeat_id": new_id}
 

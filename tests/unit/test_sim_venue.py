@@ -68,3 +68,13 @@ def test_gamma_lists_a_round_a_day_ahead_but_not_a_week() -> None:
     assert "eventMetadata" not in event, "no strike before the window opens"
     assert venue.gamma_event(next_week.slug) is None
     assert venue.gamma_event("btc-updown-15m-12") is None
+
+
+def test_two_heartbeats_within_one_millisecond_get_two_ids() -> None:
+    from core.sim.auth import ApiCreds
+
+    venue = SimVenue(SimConfig(round_seconds=60), SimulatedClock(START_MS))
+    creds = ApiCreds("key", "secret", "pass", "0x" + "ab" * 20)
+    first = venue.heartbeat({}, creds)["heartbeat_id"]
+    second = venue.heartbeat({"heartbeat_id": first}, creds)["heartbeat_id"]
+    assert second != first
