@@ -8,6 +8,7 @@ Rounds are 30 s long (active for the last 15 s); the limits are tight so a doubl
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import signal
 import subprocess
@@ -125,20 +126,29 @@ def run_to_end(env: dict[str, str], mode: str, slug: str) -> subprocess.Complete
     )
 
 
-def wait_for(check: Callable[[], bool], deadline_ms: int, what: str) -> None:
+def wait_for(check: Callable[[], bool], deadline_ms: int) -> bool:
     while WallClock().now_ms() < deadline_ms:
         if check():
-            return
+            return True
         time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}")
+    return False
 
 
-def spooled_fills(data_dir: Path) -> int:
-    """Fills a run has put in its spool (the store may not have them yet)."""
+TRIES = 3
+"""Rounds a test may try before one trades early enough: the simulated market is random, and a round
+where no strategy finds an edge in time proves nothing either way."""
+
+
+def spooled_fills(data_dir: Path, slug: str) -> int:
+    """Fills a run of the round has put in its spool (the store may not have them yet)."""
     spool = data_dir / "spool"
     if not spool.is_dir():
         return 0
-    return sum(path.read_bytes().count(b'"table":"fills"') for path in spool.rglob("*.log"))
+    return sum(path.read_bytes().count(b'"table":"fills"') for path in spool.glob(f"{slug}-*/*.log"))
+
+
+def has_spooled_fill(data_dir: Path, slug: str) -> bool:
+    return spooled_fills(data_dir, slug) >= 1
 
 
 def stored(url: str, kind: type, slug: str) -> list[Any]:
@@ -219,16 +229,21 @@ def test_a_round_killed_mid_window_is_resumed_by_a_new_run_without_doubling_its_
         .set(host="127.0.0.1", port=proxy.port)
         .render_as_string(hide_password=False),
     }
-    round_ = round_ahead()
     try:
-        first = start_run(child_env, round_.slug, tmp_path / "first.log")
-        wait_for(lambda: spooled_fills(data_dir) >= 1, round_.close_ms - 7_000, "a fill before the close")
+        for _ in range(TRIES):
+            round_ = round_ahead()
+            first = start_run(child_env, round_.slug, tmp_path / "first.log")
+            if wait_for(functools.partial(has_spooled_fill, data_dir, round_.slug), round_.close_ms - 7_000):
+                break
+            first.wait(120)  # no trade in time: let this round end and try the next one
+        else:
+            pytest.fail(f"no round of {TRIES} traded before its last 7 s")
         if database == "down":
             proxy.cut()
             time.sleep(0.5)
         os.kill(first.pid, signal.SIGKILL)
         first.wait(10)
-        spooled = spooled_fills(data_dir)
+        spooled = spooled_fills(data_dir, round_.slug)
         if database == "down":
             proxy.restore()
         second = run_to_end(child_env, "--paper", round_.slug)
@@ -261,10 +276,13 @@ def test_an_exception_inside_the_window_is_retried_by_prefect_and_the_retry_resu
             raise RuntimeError("injected: a bug inside the active window")
 
     monkeypatch.setattr(RoundRunner, "_ingest", crash_once_after_a_fill)
-    round_ = round_ahead(min_lead_s=6.0)
-    outcome: RoundOutcome | None = asyncio.run(round_flow(round_slug=round_.slug))
-    if not crashed:
-        pytest.fail("no fill in the window: the crash was never injected")
+    for _ in range(TRIES):
+        round_ = round_ahead(min_lead_s=6.0)
+        outcome: RoundOutcome | None = asyncio.run(round_flow(round_slug=round_.slug))
+        if crashed:
+            break
+    else:
+        pytest.fail(f"no round of {TRIES} traded: the crash was never injected")
     assert outcome is not None
     assert outcome.attempt == 2
     assert outcome.status == "settled"
@@ -322,12 +340,16 @@ def test_btc_agent_run_live_trades_on_the_venue_and_books_what_the_venue_booked(
     agent_env: dict[str, str], sim: SimServer, tmp_path: Path
 ) -> None:
     url = agent_env["BTC_AGENT_DATABASE_URL"]
-    round_ = round_ahead()
-    run = start_run(live_env(agent_env), round_.slug, tmp_path / "live.log")
-    assert run.wait(150) == 0, (tmp_path / "live.log").read_text()
+    for _ in range(TRIES):
+        round_ = round_ahead()
+        run = start_run(live_env(agent_env), round_.slug, tmp_path / "live.log")
+        assert run.wait(150) == 0, (tmp_path / "live.log").read_text()
+        if stored(url, OrderRow, round_.slug):
+            break
+    else:
+        pytest.fail(f"no live round of {TRIES} traded (else this test proves nothing)")
     ledger = ledger_of(sim, LIVE_KEY)
     orders, fills = stored(url, OrderRow, round_.slug), stored(url, FillRow, round_.slug)
-    assert orders, "the live round traded (else this test proves nothing)"
     assert {order.mode for order in orders} == {"live"}
     assert len(ledger["orders"]) == len(orders), "every order the store holds reached the venue"
     assert {trade["id"] for trade in ledger["trades"]} == {fill.trade_id for fill in fills}
