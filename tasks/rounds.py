@@ -181,14 +181,15 @@ async def this_attempt(
     settings: Settings, store: Engine, round_: Round, market: MarketInfo, claim: Claim
 ) -> tuple[Claim, RoundHistory, MarketInfo]:
     """This attempt's claim (Prefect's retry is the next attempt), and what earlier attempts left: their
-    spools drained into the store, their orders and fills, and the official outcome if the round closed."""
+    spools drained into the store, their orders and fills, and the official outcome if the round closed.
+    A first attempt has nothing to read back: the flow's `recover` task drained dead spools just before."""
     if task_run.get_run_count() > 1:
         claim = claim_round(store, round_.slug, claim.holder, datetime.now(UTC))
         get_run_logger().warning("%s: retrying as attempt %d after a crash", round_.slug, claim.attempt)
-    spool = settings.resolved_spool_dir / f"{round_.slug}-attempt-{claim.attempt}"
-    await drain_dead_spools(settings, settings.resolved_database_url, skip=spool)
     if not claim.resumed:
         return claim, RoundHistory(), market
+    spool = settings.resolved_spool_dir / f"{round_.slug}-attempt-{claim.attempt}"
+    await drain_dead_spools(settings, settings.resolved_database_url, skip=spool)
     history = load_history(store, round_.slug, settings.mode)
     if market.winner is None and datetime.now(UTC) >= round_.close:
         market = await official_market(settings, market)
