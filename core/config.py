@@ -106,6 +106,13 @@ class Settings(BaseSettings):
         default=2.0,
         description="A round stops opening positions when its kill switch cannot be read for this long.",
     )
+    official_outcome_wait_seconds: Annotated[float, Field(gt=0, le=1800)] = Field(
+        default=300.0,
+        description="How long a closed round's settle task keeps asking Gamma for the venue's outcome.",
+    )
+    official_outcome_retry_seconds: Annotated[float, Field(gt=0, le=60)] = Field(
+        default=2.0, description="The first pause between those attempts; it doubles, up to 30 s."
+    )
     dask_address: str | None = Field(
         default=None, description="An existing Dask scheduler for backtest sweeps; default a local cluster."
     )

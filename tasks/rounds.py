@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 from prefect import get_client, get_run_logger, task
@@ -53,6 +55,7 @@ from tasks.control import HaltWatch, TripResponse, read_kill_switch
 from tasks.logs import core_warnings_to
 
 log = logging.getLogger(__name__)
+Logger = logging.Logger | logging.LoggerAdapter[Any]
 
 
 @task(name="discover", retries=3, retry_delay_seconds=2, timeout_seconds=60)
@@ -289,29 +292,89 @@ async def recover(
     return len(done)
 
 
-@task(name="settle", retries=2, retry_delay_seconds=5, timeout_seconds=120)
+OFFICIAL_OUTCOME_MISSING = "official_outcome_missing"
+"""The reason code of the alert a round records when the venue's official outcome never arrives."""
+RETRY_CAP_S = 30.0
+REACHED_SETTLEMENT = frozenset({"settled", "halted", "unsettled"})
+
+
+@task(name="settle", retries=2, retry_delay_seconds=5, timeout_seconds=1900)
 async def settle(settings: Settings, outcome: RoundOutcome) -> RoundOutcome:
-    """Compare our settlement with the venue's official one (Gamma), when the venue has published it."""
+    """Confirm the round's settlement with the venue's official one (Gamma), asked again with backoff for
+    at most `official_outcome_wait_seconds` (1800 at most: the timeout here is above it)."""
     logger = get_run_logger()
+    return await confirm_settlement(settings, outcome, logger, on_trip=TripResponse(logger))
+
+
+async def confirm_settlement(
+    settings: Settings, outcome: RoundOutcome, logger: Logger, *, on_trip: Callable[[str], None]
+) -> RoundOutcome:
+    """Ours against the venue's: a mismatch is a trip (the policy pauses the deployment); a round our feed
+    could not decide stays `unsettled` (a later run's `recover` settles it on the venue's outcome); an
+    outcome that never arrives is an alert in the risk events. The round's outcome itself is unchanged."""
+    if outcome.status not in REACHED_SETTLEMENT:
+        return outcome
+    official = await await_official_outcome(settings, outcome.slug, logger)
+    if official is None:
+        waited = f"{settings.official_outcome_wait_seconds:g} s"
+        if outcome.winner is None:
+            message = (
+                f"the venue's official outcome did not arrive within {waited}: the round stays unsettled"
+            )
+        else:
+            message = (
+                f"the venue's official outcome did not arrive within {waited}: "
+                f"ours ({outcome.winner.value}) is unconfirmed"
+            )
+        logger.warning("%s: %s", outcome.slug, message)
+        record_risk_event(settings, outcome.slug, "alert", OFFICIAL_OUTCOME_MISSING, message)
+        return outcome
     if outcome.winner is None:
-        return outcome
-    client = GammaClient(settings.venue.gamma_url, attempts=2)
-    try:
-        official = await client.market(outcome.slug)
-    except Exception as exc:
-        logger.info("official outcome not available yet (%s); ours stands: %s", exc, outcome.winner)
-        return outcome
-    finally:
-        await client.close()
-    if official.winner is not None and official.winner is not outcome.winner:
-        message = f"our outcome {outcome.winner.value} differs from the venue's {official.winner.value}"
-        record_trip(settings, outcome.slug, ReasonCode.SETTLEMENT_MISMATCH, message)
-        TripResponse(logger)(f"{ReasonCode.SETTLEMENT_MISMATCH.value}: {outcome.slug}: {message}")
+        logger.warning(
+            "%s: the venue says %s; our feed did not decide the round, so it stays unsettled until a later "
+            "run's recover task settles it on the venue's outcome",
+            outcome.slug,
+            official.value,
+        )
+    elif official is not outcome.winner:
+        message = f"our outcome {outcome.winner.value} differs from the venue's {official.value}"
+        record_risk_event(settings, outcome.slug, "trip", ReasonCode.SETTLEMENT_MISMATCH.value, message)
+        on_trip(f"{ReasonCode.SETTLEMENT_MISMATCH.value}: {outcome.slug}: {message}")
+    else:
+        logger.info("%s: the venue's official outcome agrees with ours: %s", outcome.slug, official.value)
     return outcome
 
 
-def record_trip(settings: Settings, slug: str, code: ReasonCode, message: str) -> None:
-    """A trip found outside the engine (after the round), in the audit trail like the engine's own."""
+async def await_official_outcome(settings: Settings, slug: str, logger: Logger) -> Outcome | None:
+    """The venue's published winner, asked again with doubling pauses (each failure a WARNING) until it
+    arrives or `official_outcome_wait_seconds` pass; None then."""
+    client = GammaClient(settings.venue.gamma_url, attempts=1)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + settings.official_outcome_wait_seconds
+    pause = settings.official_outcome_retry_seconds
+    attempt = 0
+    try:
+        while True:
+            attempt += 1
+            try:
+                found = (await client.market(slug)).winner
+            except Exception as exc:  # Gamma down, refusing or answering garbage: all worth another try
+                logger.warning("%s: official outcome not readable (attempt %d): %s", slug, attempt, exc)
+            else:
+                if found is not None:
+                    return found
+                logger.info("%s: the venue has not published the outcome yet (attempt %d)", slug, attempt)
+            left = deadline - loop.time()
+            if left <= 0:
+                return None
+            await asyncio.sleep(min(pause, left))
+            pause = min(pause * 2, RETRY_CAP_S)
+    finally:
+        await client.close()
+
+
+def record_risk_event(settings: Settings, slug: str, kind: str, code: str, message: str) -> None:
+    """A trip or alert found outside the engine (after the round), in the audit trail like the engine's own."""
     store = make_engine(settings.resolved_database_url)
     try:
         insert_rows(
@@ -322,9 +385,9 @@ def record_trip(settings: Settings, slug: str, code: ReasonCode, message: str) -
                     RiskEventRecord(
                         round_slug=slug,
                         run_id=settings.mode,
-                        kind="trip",
+                        kind=kind,
                         approved=False,
-                        reason_code=code.value,
+                        reason_code=code,
                         message=message[:500],
                     ).model_dump(),
                 )

@@ -25,7 +25,7 @@ from core.engine.pricing import fair_up_probability
 from core.engine.tape import read_tape
 from core.events import Event, MarketResolved, Outcome, PriceSource, PriceTick
 from core.market.rounds import Round, RoundSchedule
-from core.market.settlement import decide_outcome, settlement_price
+from core.market.settlement import settle_round
 from core.sim.generator import generate_round, generated_market
 from core.sim.prices import BridgedMinutePath, PricePath
 from core.strategies import STRATEGIES, build_strategies
@@ -223,17 +223,15 @@ def _trade(
             p_up = fair_up_probability(engine.features)
         engine.on_event(event)
     engine.finish(round_.close_ms)
-    strike = (
-        market.strike
-        if market.strike is not None
-        else settlement_price(chainlink, round_.open_ms, market.settlement_source)
+    ours = settle_round(
+        sorted(chainlink, key=lambda tick: tick[0]),
+        round_.open_ms,
+        round_.close_ms,
+        market.settlement_source,
+        strike=market.strike,
     )
-    final = settlement_price(sorted(chainlink), round_.close_ms, market.settlement_source)
-    winner = (
-        winner
-        or resolved
-        or (decide_outcome(strike, final) if strike is not None and final is not None else None)
-    )
+    final = ours.final.price
+    winner = winner or resolved or ours.winner
     pnl = fees = Decimal(0)
     per_strategy: dict[str, Decimal] = {}
     if winner is not None:

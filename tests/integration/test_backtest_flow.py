@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from core.engine.assembly import tape_meta_of
 from core.engine.tape import TapeWriter
+from core.events import PriceSource, PriceTick
 from core.sim.generator import generate_round, generated_market
 from core.store.db import make_engine
 from core.store.models import SettlementRow
@@ -45,6 +46,15 @@ def test_a_grid_sweep_over_tapes_runs_on_dask_and_writes_rows_artifacts_and_a_re
         ) as tape:
             for event in generate_round(path, round_, seed=2):
                 tape.append(event)
+            # a live run records on to the report stamped at the close: the one that settles the round
+            tape.append(
+                PriceTick(
+                    ts_ms=round_.close_ms + 150,
+                    source=PriceSource.CHAINLINK,
+                    price=path.price_at(round_.close_ms),
+                    source_ts_ms=round_.close_ms,
+                )
+            )
     from flows.backtest import backtest_flow
 
     table = backtest_flow(

@@ -19,6 +19,7 @@ from core.backtest.runner import (
 from core.config import RiskLimitsSettings
 from core.engine.assembly import EngineRecipe, tape_meta_of
 from core.engine.tape import TapeWriter
+from core.events import PriceSource, PriceTick
 from core.market.rounds import RoundSchedule
 from core.risk.limits import RiskLimits
 from core.sim.generator import generate_round, generated_market
@@ -80,6 +81,15 @@ def test_missing_tapes_are_named_and_the_rest_are_replayed(tmp_path: Path) -> No
         with TapeWriter(tmp_path / f"{round_.slug}.parquet", tape_meta_of(round_, market)) as tape:
             for event in generate_round(path, round_, seed=1):
                 tape.append(event)
+            # a live run records on to the report stamped at the close: the one that settles the round
+            tape.append(
+                PriceTick(
+                    ts_ms=round_.close_ms + 150,
+                    source=PriceSource.CHAINLINK,
+                    price=path.price_at(round_.close_ms),
+                    source_ts_ms=round_.close_ms,
+                )
+            )
     jobs, missing = plan_rounds("tapes", recorded[0].open, recorded[-1].close, tape_dir=tmp_path)
     assert [job.slug for job in jobs] == [recorded[0].slug, recorded[2].slug]
     assert missing == [recorded[1].slug]

@@ -7,13 +7,18 @@ from hypothesis import strategies as st
 
 from core.events import Outcome
 from core.market.settlement import (
+    MAX_REPORT_AGE_MS,
     TWAP_CUTOVER,
+    BoundaryPrice,
     Position,
     SettlementSource,
     Tick,
+    Uncovered,
+    boundary_price,
     decide_outcome,
     pnl,
     price_in_effect,
+    settle_round,
     settlement_price,
     source_for,
     twap,
@@ -26,6 +31,14 @@ BEFORE_CUTOVER = datetime(2026, 6, 8, 12, 0, tzinfo=UTC)
 AFTER_CUTOVER = datetime(2026, 9, 1, 12, 0, tzinfo=UTC)
 
 TICKS: list[Tick] = [(1_000, Decimal("100")), (2_000, Decimal("101")), (4_000, Decimal("99"))]
+SPOT = SettlementSource.CHAINLINK_SPOT
+TWAP = SettlementSource.CHAINLINK_TWAP_60S
+OPEN_MS, CLOSE_MS = 1_000_000, 1_300_000
+
+
+def every_second(start_ms: int, stop_ms: int, price: Decimal | str = "100") -> list[Tick]:
+    """A report each second in [start, stop), all at one price: the feed as it usually runs."""
+    return [(ts, Decimal(price)) for ts in range(start_ms, stop_ms, 1000)]
 
 
 def test_a_tie_settles_up() -> None:
@@ -104,9 +117,148 @@ def test_twap_refuses_an_empty_window() -> None:
 
 
 def test_settlement_price_uses_the_spot_tick_or_the_twap_by_source() -> None:
-    ticks: list[Tick] = [(0, Decimal("100")), (30_000, Decimal("200"))]
-    assert settlement_price(ticks, 60_000, SettlementSource.CHAINLINK_SPOT) == Decimal("200")
-    assert settlement_price(ticks, 60_000, SettlementSource.CHAINLINK_TWAP_60S) == Decimal("150")
+    # 100 from 0 to 30 s, 200 from 30 s on; a report every 5 s, so the feed covers the minute to 60 s
+    ticks = [(ts, Decimal("100") if ts < 30_000 else Decimal("200")) for ts in range(0, 61_000, 5_000)]
+    assert settlement_price(ticks, 60_000, SPOT) == Decimal("200")
+    assert settlement_price(ticks, 60_000, TWAP) == Decimal("150")
+
+
+def test_the_report_stamped_at_the_boundary_is_the_one_in_effect() -> None:
+    ticks = [
+        *every_second(OPEN_MS - 5_000, OPEN_MS),
+        (OPEN_MS, Decimal("101")),
+        (OPEN_MS + 1_000, Decimal(7)),
+    ]
+    assert boundary_price(ticks, OPEN_MS, SPOT) == BoundaryPrice(OPEN_MS, Decimal("101"))
+
+
+def test_a_stale_boundary_is_undecidable_not_carried_forward() -> None:
+    # the last report came 11 s before the boundary, the next 5 s after it: the feed had an outage
+    ticks = [(OPEN_MS - 11_000, Decimal("100")), (OPEN_MS + 5_000, Decimal("120"))]
+    found = boundary_price(ticks, OPEN_MS, SPOT)
+    assert found.price is None
+    assert found.uncovered is Uncovered.STALE_REPORT
+    assert "11 s old" in found.detail
+    assert settlement_price(ticks, OPEN_MS, SPOT) is None
+
+
+def test_a_report_exactly_the_maximum_age_old_still_decides() -> None:
+    at_max = [(OPEN_MS - MAX_REPORT_AGE_MS, Decimal("100")), (OPEN_MS + 1_000, Decimal("120"))]
+    past_max = [(OPEN_MS - MAX_REPORT_AGE_MS - 1, Decimal("100")), (OPEN_MS + 1_000, Decimal("120"))]
+    assert boundary_price(at_max, OPEN_MS, SPOT).price == Decimal("100")
+    assert boundary_price(past_max, OPEN_MS, SPOT).uncovered is Uncovered.STALE_REPORT
+
+
+def test_no_report_at_or_before_the_boundary_is_undecidable() -> None:
+    found = boundary_price([(OPEN_MS + 1, Decimal("100"))], OPEN_MS, SPOT)
+    assert found.uncovered is Uncovered.NO_REPORT
+    assert boundary_price([], OPEN_MS, TWAP).uncovered is Uncovered.NO_REPORT
+
+
+def test_a_boundary_between_reports_needs_a_report_after_it_within_the_maximum_age() -> None:
+    # the report in effect is 1 s old, but nothing came after the boundary: one stamped at the boundary may
+    # still be on its way (or lost), and it would be the one the venue settles on
+    before = [(OPEN_MS - 1_000, Decimal("100"))]
+    assert boundary_price(before, OPEN_MS, SPOT).uncovered is Uncovered.FEED_NOT_PAST
+    late = [*before, (OPEN_MS + MAX_REPORT_AGE_MS + 1, Decimal("100"))]
+    assert boundary_price(late, OPEN_MS, SPOT).uncovered is Uncovered.FEED_NOT_PAST
+    alive = [*before, (OPEN_MS + MAX_REPORT_AGE_MS, Decimal("100"))]
+    assert boundary_price(alive, OPEN_MS, SPOT).price == Decimal("100")
+
+
+def test_a_report_stamped_at_the_boundary_needs_nothing_after_it() -> None:
+    assert boundary_price([(OPEN_MS, Decimal("100"))], OPEN_MS, SPOT).price == Decimal("100")
+
+
+def test_the_venues_own_feed_needs_no_report_after_the_boundary() -> None:
+    # the simulated venue knows every report it made: its last one before the close is the one in effect
+    assert settlement_price([(CLOSE_MS - 1_000, Decimal("100"))], CLOSE_MS, SPOT) == Decimal("100")
+
+
+def test_twap_over_a_covered_window_is_decided() -> None:
+    ticks = every_second(CLOSE_MS - 70_000, CLOSE_MS + 2_000, "100")
+    assert boundary_price(ticks, CLOSE_MS, TWAP).price == Decimal("100")
+
+
+def test_twap_with_a_gap_longer_than_the_maximum_age_inside_the_window_is_undecidable() -> None:
+    hole_start = CLOSE_MS - 30_000
+    ticks = [
+        *every_second(CLOSE_MS - 70_000, hole_start),
+        *every_second(hole_start + MAX_REPORT_AGE_MS + 1_000, CLOSE_MS + 2_000),
+    ]
+    found = boundary_price(ticks, CLOSE_MS, TWAP)
+    assert found.uncovered is Uncovered.TWAP_GAP
+    assert twap(ticks, CLOSE_MS) == Decimal("100"), "the arithmetic alone would have answered"
+
+
+def test_twap_with_a_gap_of_exactly_the_maximum_age_is_decided() -> None:
+    hole_start = CLOSE_MS - 30_000
+    ticks = [
+        *every_second(CLOSE_MS - 70_000, hole_start + 1_000),
+        *every_second(hole_start + MAX_REPORT_AGE_MS, CLOSE_MS + 2_000),
+    ]
+    assert boundary_price(ticks, CLOSE_MS, TWAP).price == Decimal("100")
+
+
+def test_twap_with_no_report_inside_the_window_is_undecidable() -> None:
+    # a report just before the window, then silence until after the close: no ticks in the window
+    ticks = [(CLOSE_MS - 61_000, Decimal("100")), (CLOSE_MS + 1_000, Decimal("100"))]
+    assert boundary_price(ticks, CLOSE_MS, TWAP).uncovered is Uncovered.TWAP_GAP
+    assert settlement_price(ticks, CLOSE_MS, TWAP) is None
+
+
+def test_twap_whose_last_report_is_too_old_at_the_window_end_is_undecidable() -> None:
+    ticks = [*every_second(CLOSE_MS - 70_000, CLOSE_MS - 15_000), (CLOSE_MS + 1_000, Decimal("100"))]
+    assert boundary_price(ticks, CLOSE_MS, TWAP).uncovered is Uncovered.TWAP_GAP
+
+
+def test_twap_needs_a_report_at_or_after_the_window_end() -> None:
+    ticks = every_second(CLOSE_MS - 70_000, CLOSE_MS)
+    assert boundary_price(ticks, CLOSE_MS, TWAP).uncovered is Uncovered.FEED_NOT_PAST
+    assert settlement_price(ticks, CLOSE_MS, TWAP) == Decimal("100")
+
+
+def test_a_round_on_covered_boundaries_settles_and_a_tie_is_still_up() -> None:
+    ticks = [*every_second(OPEN_MS - 2_000, CLOSE_MS + 2_000, "63304.2")]
+    settled = settle_round(ticks, OPEN_MS, CLOSE_MS, SPOT)
+    assert settled.winner is Outcome.UP
+    assert settled.undecidable is None
+    assert (settled.strike.price, settled.final.price) == (Decimal("63304.2"), Decimal("63304.2"))
+
+
+def test_a_round_after_the_feeds_last_report_is_undecidable_not_a_tie() -> None:
+    # the old rule carried the last price to both boundaries and called it a tie, so Up
+    ticks = every_second(OPEN_MS - 60_000, OPEN_MS)
+    settled = settle_round(ticks, OPEN_MS, CLOSE_MS, SPOT)
+    assert settled.winner is None
+    assert settled.undecidable == (
+        "open: feed_not_past (no report within 10 s after it); "
+        "close: stale_report (the report in effect is 301 s old)"
+    )
+
+
+def test_a_round_with_the_venues_strike_needs_only_its_close() -> None:
+    ticks = every_second(CLOSE_MS - 5_000, CLOSE_MS + 2_000, "99")
+    settled = settle_round(ticks, OPEN_MS, CLOSE_MS, SPOT, strike=Decimal("100"))
+    assert settled.winner is Outcome.DOWN
+    assert settle_round([], OPEN_MS, CLOSE_MS, SPOT, strike=Decimal("100")).winner is None
+
+
+def test_a_twap_round_settles_on_the_twap_at_both_boundaries() -> None:
+    ticks = [
+        *every_second(OPEN_MS - 70_000, OPEN_MS + 1_000, "100"),
+        *every_second(OPEN_MS + 1_000, CLOSE_MS + 2_000, "99.5"),
+    ]
+    settled = settle_round(ticks, OPEN_MS, CLOSE_MS, TWAP)
+    assert (settled.strike.price, settled.final.price) == (Decimal("100"), Decimal("99.5"))
+    assert settled.winner is Outcome.DOWN
+
+
+def test_a_boundary_price_has_either_a_price_or_a_reason() -> None:
+    with pytest.raises(ValueError, match="either a price or"):
+        BoundaryPrice(OPEN_MS, None)
+    with pytest.raises(ValueError, match="either a price or"):
+        BoundaryPrice(OPEN_MS, Decimal(1), Uncovered.STALE_REPORT)
 
 
 @pytest.mark.parametrize("window_open", [BEFORE_CUTOVER, AFTER_CUTOVER])
