@@ -96,13 +96,16 @@ class BookSnapshot(Event, tag="book", frozen=True, gc=False):
     tick_size: Decimal | None = None
 
 
-class BookDelta(Event, tag="book_delta", frozen=True, gc=False):
-    """A level's new total size (0 removes it); BUY is the bid side."""
+class BookDelta(Event, tag="book_delta", frozen=True, gc=False, omit_defaults=True):
+    """A level's new total size (0 removes it); BUY is the bid side. The last change of a token in a frame
+    carries the venue's best bid and ask after the frame when it states them, so the book can check itself."""
 
     token_id: str
     side: Side
     price: Decimal
     size: Decimal
+    best_bid: Decimal | None = None
+    best_ask: Decimal | None = None
 
 
 class TradePrint(Event, tag="trade", frozen=True, gc=False):
@@ -117,6 +120,14 @@ class TradePrint(Event, tag="trade", frozen=True, gc=False):
 class TickSizeChange(Event, tag="tick_size", frozen=True, gc=False):
     token_id: str
     tick_size: Decimal
+
+
+class BookReset(Event, tag="book_reset", frozen=True, gc=False):
+    """The feed can no longer vouch for a token's book (a reconnect, a silence, a resync asked for): the
+    book is untrusted until the venue's next snapshot of it."""
+
+    token_id: str
+    reason: str
 
 
 class OrderUpdate(Event, tag="order", frozen=True, gc=False):
@@ -167,6 +178,7 @@ AnyEvent = (
     | BookDelta
     | TradePrint
     | TickSizeChange
+    | BookReset
     | OrderUpdate
     | Fill
     | Timer

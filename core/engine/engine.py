@@ -25,6 +25,7 @@ from core.engine.features import FeatureState
 from core.engine.policy import DecisionPolicy, PolicyReason
 from core.events import (
     BookDelta,
+    BookReset,
     BookSnapshot,
     Event,
     FeedStatus,
@@ -36,6 +37,7 @@ from core.events import (
     Outcome,
     PriceTick,
     Side,
+    TickSizeChange,
     Timer,
     TradePrint,
 )
@@ -169,6 +171,8 @@ class RoundEngine:
             BookSnapshot: self._on_market_data,
             BookDelta: self._on_market_data,
             TradePrint: self._on_market_data,
+            TickSizeChange: self._on_market_data,
+            BookReset: self._on_market_data,
             FeedStatus: self._on_feed_status,
             OrderUpdate: self._on_execution_event,
             Fill: self._on_execution_event,
@@ -573,7 +577,7 @@ def _stream_of(event: Event) -> object:
     """Events are ordered per stream: per price source, per token's book and trades, per feed."""
     if isinstance(event, PriceTick):
         return event.source
-    if isinstance(event, BookSnapshot | BookDelta | TradePrint):
+    if isinstance(event, BookSnapshot | BookDelta | TradePrint | TickSizeChange | BookReset):
         return event.token_id
     if isinstance(event, FeedStatus):
         return ("feed", event.feed)

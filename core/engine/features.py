@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from core.engine.probability import DEFAULT_SIGMA
 from core.events import (
     BookDelta,
+    BookReset,
     BookSnapshot,
     Event,
     FeedStatus,
@@ -175,6 +176,7 @@ class FeatureState:
         "_flags",
         "_handlers",
         "_head_s",
+        "_market_gap_ms",
         "_now_ms",
         "_open_ms",
         "_open_s",
@@ -245,6 +247,7 @@ class FeatureState:
         self._down_last_trade: float | None = None
         self._strike = None if strike is None else _positive(strike, "strike")
         self._stale_after_ms = {feed: round(seconds * 1000) for feed, seconds in thresholds.items()}
+        self._market_gap_ms = self._stale_after_ms.get("market", 2**62)
         self._warmup_end_ms = round_.activation_ms if warmup_end_ms is None else warmup_end_ms
         self._flags: dict[str, bool] = {}
         self._flag_ms: dict[str, int] = {}
@@ -289,6 +292,7 @@ class FeatureState:
             BookSnapshot: self._on_book_snapshot,
             TradePrint: self._on_trade,
             TickSizeChange: self._on_tick_size,
+            BookReset: self._on_book_reset,
             Timer: _ignore,
             FeedStatus: self._on_feed_status,
             MarketResolved: self._on_resolved,
@@ -462,6 +466,10 @@ class FeatureState:
     def _on_book_delta(self, delta: BookDelta) -> None:
         # The most frequent event: `_claim` inlined.
         ts, token = delta.ts_ms, delta.token_id
+        if ts - self._seen[_MARKET] > self._market_gap_ms:
+            # Deltas after a silence: whatever changed meanwhile was missed.
+            self._up_book.reset("silence")
+            self._down_book.reset("silence")
         if token == self._up_id:
             if ts < self._up_stream_ms:
                 return
@@ -495,10 +503,20 @@ class FeatureState:
         if book is not None:
             book.tick = change.tick_size
 
+    def _on_book_reset(self, reset: BookReset) -> None:
+        # Not data: it neither freshens the market feed nor orders the token's stream.
+        if reset.token_id == self._up_id:
+            self._up_book.reset(reset.reason)
+        elif reset.token_id == self._down_id:
+            self._down_book.reset(reset.reason)
+
     def _on_feed_status(self, status: FeedStatus) -> None:
         if status.ts_ms >= self._flag_ms.get(status.feed, _NEVER):
             self._flag_ms[status.feed] = status.ts_ms
             self._flags[status.feed] = status.stale
+            if status.stale and status.feed == "market":
+                self._up_book.reset("stale")
+                self._down_book.reset("stale")
 
     def _on_resolved(self, resolved: MarketResolved) -> None:
         self._resolved = resolved.winning_outcome

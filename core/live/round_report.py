@@ -253,17 +253,30 @@ def _feeds(health: dict[str, Any]) -> list[str]:
     if not health:
         return ["No feed ran."]
     rows = [
-        "| feed | messages | reconnects | malformed | stale at the end | last error |",
-        "|---|---|---|---|---|---|",
+        "| feed | messages | reconnects | resyncs | malformed | longest silence | stale for | stale at the end "
+        "| last error |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, h in sorted(health.items()):
         error = str(h.get("last_error") or "")
         error = error if len(error) <= 80 else error[:77] + "..."
+        reasons = h.get("resync_reasons") or {}
+        resyncs = str(h.get("resyncs", 0))
+        if reasons:
+            resyncs += " (" + ", ".join(f"{why} x{n}" for why, n in sorted(reasons.items())) + ")"
+        malformed = str(h.get("malformed", 0))
+        if h.get("quarantined"):
+            malformed += f" (+{h['quarantined']} implausible)"
         rows.append(
-            f"| {name} | {h.get('messages', 0)} | {h.get('reconnects', 0)} | {h.get('malformed', 0)} | "
-            f"{'yes' if h.get('stale') else 'no'} | {error} |"
+            f"| {name} | {h.get('messages', 0)} | {h.get('reconnects', 0)} | {resyncs} | {malformed} "
+            f"| {_seconds(h.get('longest_silence_s'))} | {_seconds(h.get('stale_s'))} "
+            f"| {'yes' if h.get('stale') else 'no'} | {error} |"
         )
     return rows
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} s"
 
 
 def history_rows(store: Engine, mode: str, since: datetime) -> list[dict[str, Any]]:

@@ -24,7 +24,8 @@ from typing import Any, Protocol
 
 from sqlmodel import SQLModel
 
-from core.adapters.polymarket.feed import FeedClient
+from core.adapters.polymarket.book_rest import RestBookFetcher
+from core.adapters.polymarket.feed import FeedClient, FeedHealth
 from core.adapters.polymarket.gamma import MarketInfo
 from core.adapters.polymarket.market_parser import MarketParser
 from core.adapters.polymarket.market_ws import MarketFeed
@@ -48,8 +49,9 @@ from core.events import (
 from core.execution.base import Executor
 from core.live.halt import HALT_FILE_POLL_S, FailClosed, HaltFileWatch, halt_path
 from core.live.recovery import RoundHistory
+from core.market.book import TokenBook
 from core.market.rounds import Round
-from core.market.settlement import decide_outcome, settlement_price
+from core.market.settlement import settle_round
 from core.risk.state import AccountState
 from core.store.models import (
     DecisionRecord,
@@ -64,6 +66,7 @@ from core.store.models import (
 log = logging.getLogger(__name__)
 
 TICK_MS = 200
+BOOK_CHECK_S = 0.25
 HALT_POLL_S = 0.5
 HALT_CHECK_TIMEOUT_S = 10.0
 WARMUP_MIN_S = 5.0
@@ -376,25 +379,30 @@ class RoundRunner:
 
     async def _trade(self, engine: RoundEngine, outcome: RoundOutcome) -> None:
         market_parser, price_parser = MarketParser(), RtdsParser()
-        feeds = [
-            MarketFeed(
-                self.settings.venue.market_ws_url,
-                [self.market.up_token_id, self.market.down_token_id],
-                parse=market_parser.parse,
-                clock=self.clock,
-                malformed_count=lambda: market_parser.malformed.total,
-            ),
-            RtdsPriceFeed(
-                self.settings.venue.rtds_url,
-                parse=price_parser.parse,
-                clock=self.clock,
-                malformed_count=lambda: price_parser.malformed.total,
-            ),
+        market_feed = MarketFeed(
+            self.settings.venue.market_ws_url,
+            [self.market.up_token_id, self.market.down_token_id],
+            parse=market_parser.parse,
+            clock=self.clock,
+            malformed_count=lambda: market_parser.malformed.total,
+            fetch_snapshot=RestBookFetcher(self.settings.venue.clob_url, market_parser, self.clock),
+        )
+        price_feed = RtdsPriceFeed(
+            self.settings.venue.rtds_url,
+            parse=price_parser.parse,
+            clock=self.clock,
+            malformed_count=lambda: price_parser.malformed.total,
+        )
+        feeds: list[FeedClient] = [
+            market_feed,
+            price_feed,
         ]
         if self.venue is not None:
             feeds.extend(self.venue.feeds())
         tasks = [asyncio.create_task(feed.run(self._queue.put_nowait)) for feed in feeds]
         tasks.append(asyncio.create_task(self._tick()))
+        books = [engine.features.book(outcome) for outcome in Outcome]
+        tasks.append(asyncio.create_task(watch_books(books, market_feed)))
         if self.venue is not None:
             tasks.append(asyncio.create_task(self.venue.keepalive()))
         tasks.append(asyncio.create_task(self._watch_halt(engine, outcome)))
@@ -418,6 +426,8 @@ class RoundRunner:
                 # that resumes the round carries on with the same tape.
                 await asyncio.to_thread(tape.close if finished else tape.flush)
         outcome.feed_health = {feed.health().feed: _health(feed.health()) for feed in feeds}
+        outcome.feed_health[market_feed.name]["rest_books"] = market_feed.rest_snapshots
+        outcome.feed_health[price_feed.name]["quarantined"] = price_parser.gate.quarantined.total()
         self._settle(engine, outcome)
         outcome.tape = str(tape.path) if tape is not None else None
 
@@ -459,20 +469,15 @@ class RoundRunner:
         )
 
     def _settle(self, engine: RoundEngine, outcome: RoundOutcome) -> None:
-        ticks = sorted(self._chainlink)
-        source = self.market.settlement_source
-        strike = (
-            self.market.strike
-            if self.market.strike is not None
-            else settlement_price(ticks, self.round.open_ms, source)
+        ours = settle_round(
+            sorted(self._chainlink, key=lambda tick: tick[0]),  # stable: a same-second correction wins
+            self.round.open_ms,
+            self.round.close_ms,
+            self.market.settlement_source,
+            strike=self.market.strike,
         )
-        final = settlement_price(ticks, self.round.close_ms, source)
-        if self._resolved is not None:
-            winner: Outcome | None = self._resolved.winning_outcome
-        elif strike is not None and final is not None:
-            winner = decide_outcome(strike, final)
-        else:
-            winner = None
+        strike, final = ours.strike.price, ours.final.price
+        winner = self._resolved.winning_outcome if self._resolved is not None else ours.winner
         outcome.strike, outcome.settle_price, outcome.winner = strike, final, winner
         outcome.decisions, outcome.orders = engine.stats.decisions, engine.stats.orders
         outcome.refusals = dict(engine.stats.refusals)
@@ -481,8 +486,9 @@ class RoundRunner:
         if winner is None:
             outcome.digest = engine.digest()
             outcome.status = "unsettled"
-            self.sink.put(self._round_row("unsettled", strike=strike))
-            self.progress(f"{self.round.slug}: no resolution and no closing tick; left unsettled")
+            outcome.reason = f"no resolution from the venue, and our feed does not decide: {ours.undecidable}"
+            self.sink.put(self._round_row("unsettled", strike=strike, reason=outcome.reason))
+            self.progress(f"{self.round.slug}: {outcome.reason}; left unsettled for the venue's outcome")
             return
         settlement = engine.settle(winner, final, max(self.clock.now_ms(), self.round.close_ms))
         outcome.pnl, outcome.fees = settlement.pnl, settlement.fees
@@ -589,17 +595,32 @@ class RoundRunner:
         )
 
 
+async def watch_books(books: Sequence[TokenBook], feed: MarketFeed) -> None:
+    """A book left crossed, locked or at odds with the venue's stated best prices is one the feed cannot
+    heal by itself: ask it for a fresh subscription (silences and reconnects it handles itself)."""
+    while True:
+        await asyncio.sleep(BOOK_CHECK_S)
+        for book in books:
+            reason = "crossed" if book.crossed else book.desync_reason
+            if reason in ("crossed", "mismatch"):
+                feed.request_resync(reason)
+
+
 def _plain(value: Decimal) -> str:
     """Shares and pUSD as people read them: at most the venue's 5 decimals, no trailing zeros."""
     return format(value.quantize(Decimal("0.00001")).normalize(), "f")
 
 
-def _health(health: Any) -> dict[str, Any]:
+def _health(health: FeedHealth) -> dict[str, Any]:
     return {
         "connected": health.connected,
         "stale": health.stale,
         "messages": health.messages,
         "reconnects": health.reconnects,
+        "resyncs": health.resyncs,
+        "resync_reasons": health.resync_reasons,
         "malformed": health.malformed,
+        "longest_silence_s": round(health.longest_silence_s, 3),
+        "stale_s": round(health.stale_s, 3),
         "last_error": health.last_error,
     }

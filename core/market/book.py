@@ -14,9 +14,26 @@ ZERO = Decimal(0)
 
 
 class TokenBook:
-    """Levels per side as {price: total size}; the best price of each side is cached."""
+    """Levels per side as {price: total size}; the best price of each side is cached.
 
-    __slots__ = ("asks", "best_ask", "best_bid", "bids", "tick", "token_id", "updated_ms")
+    Integrity: the book is `synced` only from a snapshot on. It loses that when the feed says so (`reset`:
+    a reconnect, a silence, a resync), when it stays crossed or locked past the frame that made it so
+    (one frame's changes may cross it for an instant; the venue never rests a crossed book), or when a
+    change states best prices that are not ours. Deltas are still applied to an unsynced book; only a
+    snapshot makes it trusted again."""
+
+    __slots__ = (
+        "_crossed_ms",
+        "asks",
+        "best_ask",
+        "best_bid",
+        "bids",
+        "desync_reason",
+        "synced",
+        "tick",
+        "token_id",
+        "updated_ms",
+    )
 
     def __init__(self, token_id: str, tick: Decimal = Decimal("0.01")) -> None:
         self.token_id = token_id
@@ -26,6 +43,9 @@ class TokenBook:
         self.best_bid: Decimal | None = None
         self.best_ask: Decimal | None = None
         self.updated_ms = 0
+        self.synced = False
+        self.desync_reason: str | None = "no_snapshot"
+        self._crossed_ms: int | None = None
 
     def apply_snapshot(self, snapshot: BookSnapshot) -> None:
         self.bids = {level.price: level.size for level in snapshot.bids if level.size > 0}
@@ -35,12 +55,42 @@ class TokenBook:
         if snapshot.tick_size is not None:
             self.tick = snapshot.tick_size
         self.updated_ms = snapshot.ts_ms
+        self._crossed_ms = snapshot.ts_ms if self.crossed else None
+        self.synced = self._crossed_ms is None
+        self.desync_reason = None if self.synced else "crossed"
+
+    def reset(self, reason: str) -> None:
+        """Untrusted until the next snapshot; the levels stay, for display and for paper's depth."""
+        if self.synced:
+            self.synced = False
+            self.desync_reason = reason
+
+    @property
+    def crossed(self) -> bool:
+        """Crossed or locked: the best bid at or above the best ask."""
+        bid, ask = self.best_bid, self.best_ask
+        return bid is not None and ask is not None and bid >= ask
 
     def apply_delta(self, delta: BookDelta) -> None:
         """A level's new total size; 0 removes it. The cached best is rescanned only when it left."""
         price, size = delta.price, delta.size
-        self.updated_ms = delta.ts_ms
-        if delta.side is Side.BUY:
+        ts = self.updated_ms = delta.ts_ms
+        crossed_ms = self._crossed_ms
+        if crossed_ms is not None and ts > crossed_ms:
+            self.reset("crossed")  # the crossing outlived the frame that made it
+        self._apply_level(delta.side, price, size)
+        if self.best_bid is not None and self.best_ask is not None and self.best_bid >= self.best_ask:
+            if crossed_ms is None or ts > crossed_ms:
+                self._crossed_ms = ts
+        else:
+            self._crossed_ms = None
+        if (delta.best_bid is not None and delta.best_bid != self.best_bid) or (
+            delta.best_ask is not None and delta.best_ask != self.best_ask
+        ):
+            self.reset("mismatch")  # the venue's best prices are not ours: we missed something
+
+    def _apply_level(self, side: Side, price: Decimal, size: Decimal) -> None:
+        if side is Side.BUY:
             if size > 0:
                 self.bids[price] = size
                 if self.best_bid is None or price > self.best_bid:

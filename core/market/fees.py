@@ -61,7 +61,7 @@ def _gamma_number(obj: Mapping[str, object], key: str, default: Decimal | None =
             raise ValueError(f"{field} is missing")
         return default
     raw = obj[key]
-    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str | Decimal):
         raise MoneyError(f"{field}: {raw!r} is not a number")
     return money.size(str(raw), name=field)
 

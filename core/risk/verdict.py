@@ -18,6 +18,8 @@ class ReasonCode(StrEnum):
     MAX_NOTIONAL = "max_notional"
     MAX_TRADES = "max_trades_per_round"
     STALE_FEED = "stale_feed"
+    BOOK_UNSYNCED = "book_unsynced"
+    BOOK_CROSSED = "book_crossed"
     LATE_START = "late_start"
     OUTSIDE_WINDOW = "outside_active_window"
     EDGE_BELOW_MARGIN = "edge_below_margin"

@@ -114,7 +114,7 @@ def test_book_sent_best_first_is_normalised_the_same() -> None:
     assert [level.price for level in book.asks] == [Decimal("0.51"), Decimal("0.52")]
 
 
-def test_price_change_with_both_tokens_gives_one_delta_per_entry() -> None:
+def test_price_change_with_both_tokens_gives_one_delta_per_entry_with_the_stated_best_prices() -> None:
     frame = sample("crates_test_data/ws_quotes.json", event_type="price_change")
     events, _ = parse_market(frame)
 
@@ -124,6 +124,8 @@ def test_price_change_with_both_tokens_gives_one_delta_per_entry() -> None:
             side=Side.BUY,
             price=Decimal("0.51"),
             size=Decimal("150.0"),
+            best_bid=Decimal("0.51"),
+            best_ask=Decimal("0.52"),
             ts_ms=RECV_MS,
         ),
         BookDelta(
@@ -131,6 +133,8 @@ def test_price_change_with_both_tokens_gives_one_delta_per_entry() -> None:
             side=Side.SELL,
             price=Decimal("0.49"),
             size=Decimal("100.0"),
+            best_bid=Decimal("0.48"),
+            best_ask=Decimal("0.49"),
             ts_ms=RECV_MS,
         ),
     ]
@@ -366,31 +370,32 @@ def test_polybolt_thirty_second_twap_and_acks_are_ignored_errors_are_not() -> No
 @pytest.mark.skipif(
     not RTDS_DAY.is_dir(), reason=f"real data folder {RTDS_DAY} is absent (set BTC_AGENT_SHARED_DATA)"
 )
-def test_a_real_rtds_session_parses_without_a_malformed_frame() -> None:
+def test_a_real_rtds_session_parses_without_a_malformed_frame_and_only_btc_passes_the_gate() -> None:
     parser = RtdsParser()
     ticks: list[PriceTick] = []
-    frames = 0
+    frames, btc_frames = 0, 0
     for path in sorted(RTDS_DAY.glob("*.jsonl")):
         for line in path.read_bytes().splitlines():
             envelope = json.loads(line)
             frames += 1
             parsed = parser.parse(line, envelope["timestamp"])
             ticks += parsed
-            if envelope["topic"] == "crypto_prices_chainlink":
-                exact = int(envelope["payload"]["full_accuracy_value"])
-                assert only(parsed, PriceTick).price * 10**18 == exact
+            if envelope["payload"]["symbol"].lower().startswith("btc"):
+                btc_frames += 1
+                tick = only(parsed, PriceTick)
+                if envelope["topic"] == "crypto_prices_chainlink":
+                    assert tick.price * 10**18 == int(envelope["payload"]["full_accuracy_value"])
+            else:
+                assert parsed == []
 
     assert parser.malformed.total == 0
-    assert len(ticks) == frames == 10_456
+    assert frames == 10_456
+    assert len(ticks) == btc_frames
+    assert parser.gate.quarantined == {"symbol": frames - btc_frames}
     by_source = {source: [t for t in ticks if t.source is source] for source in PriceSource}
-    assert (len(by_source[PriceSource.CHAINLINK]), len(by_source[PriceSource.BINANCE])) == (5209, 5247)
-    assert {t.symbol for t in by_source[PriceSource.CHAINLINK]} == {
-        "btc/usd",
-        "eth/usd",
-        "sol/usd",
-        "xrp/usd",
-    }
-    btc = [t.price for t in by_source[PriceSource.CHAINLINK] if t.symbol == "btc/usd"]
+    assert {t.symbol for t in by_source[PriceSource.CHAINLINK]} == {"btc/usd"}
+    assert {t.symbol for t in by_source[PriceSource.BINANCE]} == {"btc/usdt"}
+    btc = [t.price for t in by_source[PriceSource.CHAINLINK]]
     assert Decimal(100_000) < min(btc) <= max(btc) < Decimal(120_000)
     assert all(0 <= t.ts_ms - t.source_ts_ms < 5_000 for t in ticks)
 

@@ -21,7 +21,7 @@ from core.adapters.polymarket.market_ws import MarketFeed
 from core.adapters.polymarket.price_ws import PolyBoltPriceFeed, RtdsPriceFeed
 from core.adapters.polymarket.user_ws import UserFeed
 from core.clock import WallClock
-from core.events import Event, FeedStatus, PriceSource, PriceTick
+from core.events import BookReset, Event, FeedStatus, PriceSource, PriceTick
 from tests.support.ws_server import WsTestServer, eventually
 
 ACK = '{"ack":true}'
@@ -460,3 +460,83 @@ def test_polybolt_feed_authenticates_then_subscribes_and_sends_no_text_ping() ->
         },
     ]
     assert server.ping_times == []
+
+
+# --- resync: a subscription that says nothing, a silence, a book that stopped adding up ---------------------
+
+
+def test_a_subscription_that_delivers_no_first_event_is_made_again() -> None:
+    async def scenario() -> FeedClient:
+        async with serving(ack=None) as server:  # accepts the subscription, then says nothing at all
+            feed = make_feed(server, FakeParser(), resync_after_s=0.3)
+            async with running(feed, lambda event: None):
+                await eventually(lambda: len(server.requests) >= 3, what="two resubscriptions")
+                return feed
+
+    health = asyncio.run(scenario()).health()
+
+    assert health.resyncs >= 2
+    assert set(health.resync_reasons) == {"no_first_event"}
+    assert health.last_error is None, "a resync is no connection failure"
+
+
+def test_a_silent_connection_is_made_again_and_data_after_a_silence_is_announced_first() -> None:
+    events: list[Event] = []
+
+    async def scenario() -> FeedClient:
+        async with serving() as server:
+            feed = MarketFeed(
+                server.url, ["up", "down"], parse=FakeParser(), clock=WallClock(), resync_after_s=0.5
+            )
+            async with running(feed, events.append):
+                await eventually(lambda: len(server.requests) == 1, what="the subscription")
+                await server.push(tick(1))
+                await eventually(lambda: prices(events) == [1])
+                server.silent = True
+                await asyncio.sleep(0.2)
+                server.silent = False
+                await server.push(tick(2))  # 0.2 s of silence: nothing to say
+                await eventually(lambda: prices(events) == [1, 2])
+                assert len(server.requests) == 1
+                server.silent = True  # long enough for the watchdog to subscribe afresh
+                await eventually(lambda: len(server.requests) == 2, what="the resubscription", timeout_s=3)
+                server.silent = False
+                await server.push(tick(3))  # data again, 0.5 s and more after the last
+                await eventually(lambda: prices(events) == [1, 2, 3])
+                return feed
+
+    feed = asyncio.run(scenario())
+
+    resets = [(e.token_id, e.reason) for e in events if isinstance(e, BookReset)]
+    assert resets == [
+        ("up", "connect"),
+        ("down", "connect"),
+        ("up", "resync:silence"),
+        ("down", "resync:silence"),
+        ("up", "silence"),
+        ("down", "silence"),
+    ]
+    first_after = next(i for i, e in enumerate(events) if isinstance(e, PriceTick) and e.price == 3)
+    assert isinstance(events[first_after - 1], BookReset), "the reset comes before the data it doubts"
+    assert feed.health().resync_reasons == {"silence": 1}
+    assert feed.health().longest_silence_s >= 0.5
+
+
+def test_request_resync_drops_the_connection_once_and_not_while_it_is_young() -> None:
+    async def scenario() -> tuple[list[bool], int, FeedClient]:
+        async with serving() as server:
+            feed = make_feed(server, FakeParser())
+            async with running(feed, lambda event: None):
+                await settle_connection(server, feed, 1)
+                young = feed.request_resync("crossed")
+                await asyncio.sleep(1.05)
+                answers = [young, feed.request_resync("crossed"), feed.request_resync("crossed")]
+                await settle_connection(server, feed, 2)
+                return answers, len(server.requests), feed
+
+    answers, subscriptions, feed = asyncio.run(scenario())
+
+    assert answers == [False, True, False]
+    assert subscriptions == 2
+    assert feed.health().resync_reasons == {"crossed": 1}
+    assert feed.health().reconnects == 1

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from core.events import (
     BookDelta,
+    BookReset,
     BookSnapshot,
     Event,
     FeedStatus,
@@ -56,6 +57,7 @@ ONE_OF_EACH: list[tuple[str, Event]] = [
         TradePrint(ts_ms=TS, token_id=TOKEN, price=Decimal("0.51"), size=Decimal("10"), side=Side.SELL),
     ),
     ("tick_size", TickSizeChange(ts_ms=TS, token_id=TOKEN, tick_size=Decimal("0.001"))),
+    ("book_reset", BookReset(ts_ms=TS, token_id=TOKEN, reason="reconnect")),
     (
         "order",
         OrderUpdate(

@@ -56,6 +56,10 @@ def _stale(s: Scenario) -> None:
     s.features.stale.add("chainlink")
 
 
+def _book(s: Scenario) -> None:
+    s.features.books[Outcome.DOWN].reset("reconnect")
+
+
 def _divergence(s: Scenario) -> None:
     s.features.divergence_bps = 80.0
 
@@ -97,6 +101,7 @@ BREAKERS: dict[str, Callable[[Scenario], None]] = {
     "active_window": _window,
     "market_identity": _identity,
     "stale_feed": _stale,
+    "book_integrity": _book,
     "divergence": _divergence,
     "venue_minimums": _venue,
     "max_trades_per_round": _trades,

@@ -27,8 +27,25 @@ from tests.support import engine_runs
 from tests.support.engine_runs import model_path, recipe
 
 FEEDS = {
-    "market": {"messages": 812, "reconnects": 2, "malformed": 3, "stale": False, "last_error": "closed 1006"},
-    "rtds": {"messages": 190, "reconnects": 0, "malformed": 0, "stale": True, "last_error": None},
+    "market": {
+        "messages": 812,
+        "reconnects": 2,
+        "resyncs": 3,
+        "resync_reasons": {"silence": 2, "mismatch": 1},
+        "malformed": 3,
+        "longest_silence_s": 8.04,
+        "stale_s": 3.0,
+        "stale": False,
+        "last_error": "closed 1006",
+    },
+    "rtds": {
+        "messages": 190,
+        "reconnects": 0,
+        "malformed": 0,
+        "quarantined": 2,
+        "stale": True,
+        "last_error": None,
+    },
 }
 
 
@@ -101,8 +118,11 @@ def test_the_report_counts_what_the_round_recorded(sqlite_url: str) -> None:
         line for line in markdown.splitlines() if line.count("|") == 8 and ("BUY" in line or "SELL" in line)
     ]
     assert len(fill_rows) == len(fills)
-    assert "| market | 812 | 2 | 3 | no | closed 1006 |" in markdown
-    assert "| rtds | 190 | 0 | 0 | yes |  |" in markdown
+    assert (
+        "| market | 812 | 2 | 3 (mismatch x1, silence x2) | 3 | 8.0 s | 3.0 s | no | closed 1006 |"
+        in markdown
+    )
+    assert "| rtds | 190 | 0 | 0 | 0 (+2 implausible) | - | - | yes |  |" in markdown
 
 
 def test_prices_and_money_are_shown_at_the_venue_s_precision_with_units(sqlite_url: str) -> None:

@@ -327,3 +327,57 @@ def test_a_malformed_kind_is_logged_once_then_only_counted(caplog: pytest.LogCap
     }
     assert len(caplog.records) == 2
     assert "b'{oops'" in caplog.records[0].getMessage()
+
+
+@pytest.mark.parametrize("encoding", [bytes, str])
+def test_an_untagged_trade_print_is_malformed_never_a_level_change(encoding: type) -> None:
+    # The legacy price_change shape (asset_id, price, size, side) matches a trade print without its tag.
+    untagged = (
+        f'{{"market":"{MARKET}","asset_id":"{UP}","price":"0.56","size":"10","side":"BUY",'
+        f'"fee_rate_bps":"0","timestamp":"{MS}"}}'
+    )
+    frame = untagged.encode() if encoding is bytes else untagged
+    parser = MarketParser()
+
+    assert parser.parse(frame, RECV_MS) == []
+    assert parser.malformed.counts == {"schema": 1}
+
+    tagged = untagged.replace('"market"', '"event_type":"last_trade_price","market"', 1)
+    (trade,) = parser.parse(tagged.encode() if encoding is bytes else tagged, RECV_MS)
+    assert isinstance(trade, TradePrint)
+
+
+def test_only_each_tokens_last_change_in_a_frame_carries_the_stated_best_prices() -> None:
+    def entry(asset: str, change: str, best: str) -> dict[str, str]:
+        price, size, side = change.split()
+        bid, ask = best.split()
+        return {
+            "asset_id": asset,
+            "price": price,
+            "size": size,
+            "side": side,
+            "best_bid": bid,
+            "best_ask": ask,
+        }
+
+    frame = msgspec.json.encode(
+        {
+            "event_type": "price_change",
+            "market": MARKET,
+            "timestamp": str(MS),
+            "price_changes": [
+                entry(UP, "0.52 0 SELL", "0.51 0.53"),
+                entry(DOWN, "0.47 20 BUY", "0.47 0"),  # "0": an empty ask side, nothing to check
+                entry(UP, "0.51 0 BUY", "0.50 0.53"),
+            ],
+        }
+    )
+
+    up_first, down, up_last = MarketParser().parse(frame, RECV_MS)
+    assert isinstance(up_first, BookDelta)
+    assert isinstance(down, BookDelta)
+    assert isinstance(up_last, BookDelta)
+
+    assert (up_first.best_bid, up_first.best_ask) == (None, None)
+    assert (down.best_bid, down.best_ask) == (Decimal("0.47"), None)
+    assert (up_last.best_bid, up_last.best_ask) == (Decimal("0.50"), Decimal("0.53"))

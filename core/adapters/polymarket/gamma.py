@@ -146,7 +146,7 @@ def _decimal(value: Any, name: str) -> Decimal:
 
 def _strike(metadata: Any) -> Decimal | None:
     if isinstance(metadata, str):
-        metadata = json.loads(metadata) if metadata else {}
+        metadata = json.loads(metadata, parse_float=Decimal) if metadata else {}
     if not isinstance(metadata, Mapping) or metadata.get("priceToBeat") in (None, ""):
         return None
     return _decimal(metadata["priceToBeat"], "eventMetadata.priceToBeat")
@@ -227,7 +227,8 @@ class GammaClient:
             raise GammaError(
                 f"Gamma refused {path}: {response.status_code} {response.text[:200]}", transient=False
             )
-        return response.json()
+        # Numbers as the exact decimals sent (a strike of 95839.635309682666 must not become a float).
+        return json.loads(response.content, parse_float=Decimal)
 
 
 def _markets(event: Any) -> list[Mapping[str, Any]]:

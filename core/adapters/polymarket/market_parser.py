@@ -13,14 +13,26 @@ from __future__ import annotations
 from decimal import Decimal
 from operator import attrgetter
 
+import msgspec
+
 from core.adapters.polymarket import wire
-from core.adapters.polymarket.parse import MAX_SIZE, ZERO, FrameParser, Handler, Malformed, price, size
+from core.adapters.polymarket.parse import (
+    MAX_SIZE,
+    ZERO,
+    FrameParser,
+    Handler,
+    Malformed,
+    decimal,
+    price,
+    size,
+)
 from core.events import BookDelta, BookSnapshot, Level, MarketResolved, Outcome, TickSizeChange, TradePrint
 
 MarketEvent = BookSnapshot | BookDelta | TradePrint | TickSizeChange | MarketResolved
 
 _OUTCOMES = {"up": Outcome.UP, "down": Outcome.DOWN}
 _PRICE = attrgetter("price")
+_REST_BOOK = msgspec.json.Decoder(wire.BookMessage)
 # Prices are a grid, so that cache stays small: its bound only guards against a feed of garbage prices. The
 # sizes cache holds those of recent books, which the next snapshot of a side mostly repeats; kept small, it
 # stays in the processor's cache, which matters more here than a rare miss.
@@ -80,6 +92,22 @@ class MarketParser(FrameParser[MarketEvent]):
         value = self._sizes[text] = size(text)
         return value
 
+    def rest_book(self, body: bytes, recv_ms: int) -> BookSnapshot | None:
+        """`GET /book`'s answer (the channel's `book` without its tag) as a snapshot; None, counted as
+        malformed, when it is not one."""
+        try:
+            msg = _REST_BOOK.decode(body)
+            out: list[MarketEvent] = []
+            self._book(msg, recv_ms, out)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            self.malformed.record("rest_book", body, str(exc))
+            return None
+        except Malformed as exc:
+            self.malformed.record(exc.kind, body, str(exc))
+            return None
+        snapshot = out[0]
+        return snapshot if isinstance(snapshot, BookSnapshot) else None
+
     def _book(self, msg: wire.BookMessage, recv_ms: int, out: list[MarketEvent]) -> None:
         tick = None if msg.tick_size is None else self._price(msg.tick_size)
         bids = self._levels(msg.bids, best_high=True)
@@ -92,6 +120,7 @@ class MarketParser(FrameParser[MarketEvent]):
             self._legacy_price_change(msg, recv_ms, out)
             return None
         prices = self._prices
+        start = len(out)
         for change in changes:
             if change.price not in prices:
                 self._learn_prices([change.price])
@@ -102,7 +131,35 @@ class MarketParser(FrameParser[MarketEvent]):
             if not ZERO <= new_size < MAX_SIZE:
                 raise Malformed("bad_number", f"size {change.size!r} is negative or absurd")
             out.append(BookDelta(change.asset_id, change.side, prices[change.price], new_size, ts_ms=recv_ms))
+        if changes and (changes[-1].best_bid is not None or changes[-1].best_ask is not None):
+            self._attach_best(changes, out, start)
         return None if changes else "no_changes"
+
+    def _attach_best(self, changes: list[wire.PriceChangeEntry], out: list[MarketEvent], start: int) -> None:
+        """The venue's best bid and ask onto each token's last change of the frame: stated after every
+        change, they are certain only after the last (whether an entry's figures include the entries after
+        it is not documented). A side it states as empty or as 0 is left unchecked."""
+        seen: set[str] = set()
+        for index in range(len(changes) - 1, -1, -1):
+            change = changes[index]
+            if change.asset_id in seen:
+                continue
+            seen.add(change.asset_id)
+            delta = out[start + index]
+            if isinstance(delta, BookDelta):
+                out[start + index] = msgspec.structs.replace(
+                    delta, best_bid=self._best(change.best_bid), best_ask=self._best(change.best_ask)
+                )
+
+    def _best(self, text: wire.Num | None) -> Decimal | None:
+        if text is None or text == "":
+            return None
+        value = self._prices.get(text)
+        if value is None:
+            value = decimal(text)
+            if not ZERO < value < 1:  # an empty side, stated as 0 (or 1): nothing to check
+                return None
+        return value
 
     def _legacy_price_change(
         self, msg: wire.PriceChangeMessage, recv_ms: int, out: list[MarketEvent]

@@ -87,6 +87,7 @@ class FrameParser(Generic[E]):
         handlers: dict[type, Handler[E]],
         *,
         usual: tuple[type, type] | None = None,
+        tag_field: str = "event_type",
     ) -> None:
         self.malformed = MalformedCounter(feed)
         self.ignored: Counter[str] = Counter()
@@ -94,17 +95,24 @@ class FrameParser(Generic[E]):
         self._handlers = handlers
         # The venue writes the tag after the payload, where msgspec's tagged-union decoding finds it only by
         # reading the frame twice. `usual` names the commonest short and long messages; their own decoders
-        # read them in one pass (checking the tag, though unable to require it), the union takes the rest.
+        # read them in one pass, checking the tag but unable to require it: so they only get frames that
+        # name a tag field at all (an untagged trade print must not pass for a level change); the union,
+        # which requires it, takes the rest.
         self._short, self._long = (
             (self._decoder, self._decoder)
             if usual is None
             else (msgspec.json.Decoder(usual[0]), msgspec.json.Decoder(usual[1]))
         )
+        self._tag_text = f'"{tag_field}"'
+        self._tag_bytes = self._tag_text.encode()
 
     def parse(self, frame: bytes | str, recv_ms: int) -> list[E]:
         """The events in one frame, each stamped `recv_ms`; [] when the frame is ignored or malformed."""
         try:
             try:
+                tagged = self._tag_bytes in frame if type(frame) is bytes else self._tag_text in frame
+                if not tagged:
+                    raise msgspec.DecodeError("no tag field")
                 decoded = (self._short if len(frame) < _SHORT_FRAME else self._long).decode(frame)
             except _DECODE_ERRORS:
                 decoded = self._decoder.decode(frame)

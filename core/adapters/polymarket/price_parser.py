@@ -20,6 +20,7 @@ from core.adapters.polymarket.parse import (
     timestamp_ms,
     underlying_price,
 )
+from core.adapters.polymarket.plausibility import PriceGate
 from core.events import PriceSource, PriceTick
 
 _RTDS_TOPICS = {
@@ -53,7 +54,27 @@ def normalise_symbol(symbol: str) -> str:
     return text
 
 
-class RtdsParser(FrameParser[PriceTick]):
+class _GatedParser(FrameParser[PriceTick]):
+    """A price parser whose ticks pass the plausibility gate; `health()` adds its quarantine counts."""
+
+    def __init__(self, feed: str, frame_type: object, handlers: dict[type, Handler[PriceTick]]) -> None:
+        super().__init__(feed, frame_type, handlers)
+        self.gate = PriceGate(feed)
+
+    def _admit(self, tick: PriceTick, out: list[PriceTick]) -> None:
+        if self.gate.admit(tick) is None:
+            out.append(tick)
+
+    @staticmethod
+    def _outcome(out: list[PriceTick], before: int) -> str | None:
+        """A handler's answer: None when it added a tick, else why the frame yields nothing."""
+        return None if len(out) > before else "quarantined"
+
+    def health(self) -> dict[str, dict[str, int]]:
+        return {**super().health(), "quarantined": dict(self.gate.quarantined)}
+
+
+class RtdsParser(_GatedParser):
     """Parses frames of `wss://ws-live-data.polymarket.com`."""
 
     def __init__(self) -> None:
@@ -68,18 +89,22 @@ class RtdsParser(FrameParser[PriceTick]):
         if feed is None:
             return "unused_topic"
         source, e18 = feed
-        payload = msg.payload
-        out.append(_tick(source, payload.symbol, payload.timestamp, _rtds_price(payload, e18), recv_ms))
-        return None
+        payload, before = msg.payload, len(out)
+        self._admit(_tick(source, payload.symbol, payload.timestamp, _rtds_price(payload, e18), recv_ms), out)
+        return self._outcome(out, before)
 
     def _snapshot(self, msg: wire.RtdsSnapshot, recv_ms: int, out: list[PriceTick]) -> str | None:
         feed = _rtds_feed(msg.topic, msg.payload.symbol, msg.payload.window_s)
         if feed is None:
             return "unused_topic"
+        if not msg.payload.data:
+            return "empty_history"
         source, e18 = feed
+        before = len(out)
         for point in msg.payload.data:
-            out.append(_tick(source, msg.payload.symbol, point.timestamp, _rtds_price(point, e18), recv_ms))
-        return None if msg.payload.data else "empty_history"
+            tick = _tick(source, msg.payload.symbol, point.timestamp, _rtds_price(point, e18), recv_ms)
+            self._admit(tick, out)
+        return self._outcome(out, before)
 
     def _control(self, frame: bytes | str) -> str | None:
         reply = json_value(frame)
@@ -110,7 +135,7 @@ def _rtds_price(point: wire.RtdsPrice | wire.PricePoint, e18: bool) -> Decimal:
     return underlying_price(point.value, e18=False)
 
 
-class PolyBoltParser(FrameParser[PriceTick]):
+class PolyBoltParser(_GatedParser):
     """Parses frames of `wss://ws-live-v2.polymarket.com/ws`, whose values are plain decimals throughout."""
 
     def __init__(self) -> None:
@@ -125,7 +150,7 @@ class PolyBoltParser(FrameParser[PriceTick]):
         source = _POLYBOLT_PROVIDERS.get(msg.payload.source or _POLYBOLT_DEFAULT_PROVIDER)
         if source is None:
             return "unknown_provider"
-        return _polybolt_ticks(source, msg.snapshot, msg.payload, recv_ms, out)
+        return self._ticks(source, msg.snapshot, msg.payload, recv_ms, out)
 
     def _twap(self, msg: wire.PolyBoltCryptoTwap, recv_ms: int, out: list[PriceTick]) -> str | None:
         payload = msg.payload
@@ -135,7 +160,7 @@ class PolyBoltParser(FrameParser[PriceTick]):
             return "twap_window"
         if payload.source not in (None, "chainlink"):
             return "unknown_provider"
-        return _polybolt_ticks(PriceSource.CHAINLINK_TWAP_60S, msg.snapshot, payload, recv_ms, out)
+        return self._ticks(PriceSource.CHAINLINK_TWAP_60S, msg.snapshot, payload, recv_ms, out)
 
     def _control(self, frame: bytes | str) -> str | None:
         reply = json_value(frame)
@@ -150,28 +175,31 @@ class PolyBoltParser(FrameParser[PriceTick]):
             return "unused_channel"
         return None
 
-
-def _polybolt_ticks(
-    source: PriceSource,
-    snapshot: bool | None,
-    payload: wire.PolyBoltPrice,
-    recv_ms: int,
-    out: list[PriceTick],
-) -> str | None:
-    if snapshot:
-        if payload.data is None:
-            raise Malformed("schema", "a snapshot without data")
-        for point in payload.data:
-            text = point.value if point.full_accuracy_value is None else point.full_accuracy_value
-            out.append(
-                _tick(source, payload.symbol, point.timestamp, underlying_price(text, e18=False), recv_ms)
-            )
-        return None if payload.data else "empty_history"
-    value = payload.value if payload.full_accuracy_value is None else payload.full_accuracy_value
-    if payload.timestamp is None or value is None:
-        raise Malformed("schema", "an update without timestamp or value")
-    out.append(_tick(source, payload.symbol, payload.timestamp, underlying_price(value, e18=False), recv_ms))
-    return None
+    def _ticks(
+        self,
+        source: PriceSource,
+        snapshot: bool | None,
+        payload: wire.PolyBoltPrice,
+        recv_ms: int,
+        out: list[PriceTick],
+    ) -> str | None:
+        before = len(out)
+        if snapshot:
+            if payload.data is None:
+                raise Malformed("schema", "a snapshot without data")
+            if not payload.data:
+                return "empty_history"
+            for point in payload.data:
+                text = point.value if point.full_accuracy_value is None else point.full_accuracy_value
+                price = underlying_price(text, e18=False)
+                self._admit(_tick(source, payload.symbol, point.timestamp, price, recv_ms), out)
+            return self._outcome(out, before)
+        value = payload.value if payload.full_accuracy_value is None else payload.full_accuracy_value
+        if payload.timestamp is None or value is None:
+            raise Malformed("schema", "an update without timestamp or value")
+        price = underlying_price(value, e18=False)
+        self._admit(_tick(source, payload.symbol, payload.timestamp, price, recv_ms), out)
+        return self._outcome(out, before)
 
 
 def _tick(source: PriceSource, symbol: str, stamp: wire.Timestamp, price: Decimal, recv_ms: int) -> PriceTick:

@@ -60,6 +60,7 @@ class RtdsPriceFeed(FeedClient):
         malformed_count: Callable[[], int] | None = None,
         name: str = "rtds",
         stale_after_s: float = 5.0,
+        resync_after_s: float | None = 5.0,
         backoff_initial_s: float = 0.05,
         backoff_max_s: float = 5.0,
     ) -> None:
@@ -76,6 +77,7 @@ class RtdsPriceFeed(FeedClient):
             ping_text=RTDS_PING_TEXT,
             ping_interval_s=RTDS_PING_INTERVAL_S,
             stale_after_s=stale_after_s,
+            resync_after_s=resync_after_s,
             idle_timeout_s=RTDS_IDLE_TIMEOUT_S,
             backoff_initial_s=backoff_initial_s,
             backoff_max_s=backoff_max_s,
@@ -107,6 +109,7 @@ class PolyBoltPriceFeed(FeedClient):
         malformed_count: Callable[[], int] | None = None,
         name: str = "polybolt",
         stale_after_s: float = 5.0,
+        resync_after_s: float | None = 5.0,
         backoff_initial_s: float = 0.05,
         backoff_max_s: float = 5.0,
     ) -> None:
@@ -128,6 +131,7 @@ class PolyBoltPriceFeed(FeedClient):
             clock=clock,
             malformed_count=malformed_count,
             stale_after_s=stale_after_s,
+            resync_after_s=resync_after_s,
             backoff_initial_s=backoff_initial_s,
             backoff_max_s=backoff_max_s,
         )

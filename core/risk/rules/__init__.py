@@ -6,6 +6,7 @@ from __future__ import annotations
 from core.risk.rules import (
     active_window,
     book_depth,
+    book_integrity,
     cooldown,
     daily_loss,
     divergence,
@@ -32,6 +33,7 @@ RULES: tuple[Rule, ...] = (
     active_window.RULE,
     market_identity.RULE,
     stale_feed.RULE,
+    book_integrity.RULE,
     divergence.RULE,
     venue_minimums.RULE,
     max_trades.RULE,
