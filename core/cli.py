@@ -136,6 +136,9 @@ def sim_serve(
     ] = "model",
     price_file: Annotated[Path | None, typer.Option(help="The CSV for binance/chainlink replays.")] = None,
     collateral: Annotated[str, typer.Option(help="pUSD each new API key starts with.")] = "1000",
+    taker_delay_ms: Annotated[
+        int, typer.Option(help="How long a taker order waits as `delayed` (about 250 ms on the real venue).")
+    ] = 250,
 ) -> None:
     """Serve Gamma, the CLOB REST API and the market, user and price websockets, until Ctrl-C."""
     import uvicorn
@@ -156,6 +159,7 @@ def sim_serve(
         price_source=price_source,  # type: ignore[arg-type]
         price_file=price_file,
         initial_collateral=Decimal(collateral),
+        taker_delay_ms=taker_delay_ms,
     )
     venue = SimVenue(config, WallClock())
     urls = venue_urls(port)

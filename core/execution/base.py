@@ -12,6 +12,7 @@ from typing import Protocol
 
 from core.errors import ErrorCategory
 from core.events import Event, Fill, OrderType, OrderUpdate, Outcome, Side
+from core.market.venue_rules import OrderTerms
 from core.risk.verdict import RiskVerdict
 
 
@@ -33,8 +34,13 @@ class OrderIntent:
     expires_ms: int | None = None
 
     @property
-    def marketable(self) -> bool:
+    def never_rests(self) -> bool:
+        """FOK and FAK: what does not fill on arrival is cancelled."""
         return self.order_type in (OrderType.FOK, OrderType.FAK)
+
+    def terms(self, *, crosses: bool) -> OrderTerms:
+        """The order as the venue's rules read it; `crosses`: the book reaches its price on arrival."""
+        return OrderTerms(self.order_id, self.side, self.price, self.size, self.order_type, crosses=crosses)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,12 @@ Network work happens on one worker thread, in submission order; results come bac
 come from the user channel (UserParser, fed the venue-id -> order-id map this executor keeps). When an
 outcome is unknown, nothing else is sent until reconciliation has found the order or established that it
 was never placed.
+
+The market data the engine passes to `observe` keeps this executor's view of each token's book: orders are
+signed on the tick in force (it changes near the extremes) and a GTC/GTD that crosses is checked as the
+marketable order it is. A taker answered `delayed` (the venue holds takers on crypto Up/Down markets
+~250 ms, and they cannot be cancelled meanwhile) is reported PENDING: still open, so the engine counts it
+as exposure until the user channel says how it ended.
 """
 
 from __future__ import annotations
@@ -21,13 +27,16 @@ from decimal import Decimal
 from core.adapters.polymarket.clob import ClobOrderPort, OrderRequest, PreparedOrder
 from core.config import Settings
 from core.errors import ErrorCategory, VenueError
-from core.events import Event, OrderStatus, OrderUpdate
+from core.events import BookDelta, BookSnapshot, Event, OrderStatus, OrderUpdate, TickSizeChange
 from core.execution.base import ApprovedOrder, ExecutionError, ExecutionEvent
+from core.market import venue_rules
+from core.market.book import TokenBook
 
 log = logging.getLogger(__name__)
 
 Results = list[ExecutionEvent | ExecutionError]
-_PLACED = {"live": OrderStatus.LIVE, "delayed": OrderStatus.LIVE, "matched": OrderStatus.LIVE}
+# What a post's answer says of the order; fills and the end of a delayed taker come from the user channel.
+_PLACED = {"live": OrderStatus.LIVE, "delayed": OrderStatus.PENDING, "matched": OrderStatus.LIVE}
 
 
 class LivePermit:
@@ -82,6 +91,7 @@ class LiveExecutor:
         self._now = clock_ms or (lambda: time.time_ns() // 1_000_000)
         self.client_ids: dict[str, str] = {}
         self._venue_ids: dict[str, str] = {}
+        self._books: dict[str, TokenBook] = {}
         self._results: queue.SimpleQueue[ExecutionEvent | ExecutionError] = queue.SimpleQueue()
         self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         self._unknown: str | None = None
@@ -107,17 +117,22 @@ class LiveExecutor:
                     f"order {self._unknown} has an unknown outcome; nothing is sent until it is reconciled",
                 )
             ]
+        book = self._books.get(intent.token_id)
         request = OrderRequest(
             token_id=intent.token_id,
             side=intent.side,
             price=intent.price,
             size=intent.size,
             order_type=intent.order_type,
-            tick_size=self._terms.tick_size,
+            tick_size=self._terms.tick_size if book is None else book.tick,
             min_size=self._terms.min_order_size,
             neg_risk=self._terms.neg_risk,
             post_only=intent.post_only,
             expiration_s=(intent.expires_ms or 0) // 1000,
+            crosses=book is not None
+            and venue_rules.crosses(
+                intent.side, intent.price, best_bid=book.best_bid, best_ask=book.best_ask
+            ),
         )
         self._jobs.put(lambda: self._place(intent.order_id, request))
         return []
@@ -133,6 +148,12 @@ class LiveExecutor:
         return []
 
     def observe(self, event: Event) -> Results:
+        if isinstance(event, BookSnapshot):
+            self._book(event.token_id).apply_snapshot(event)
+        elif isinstance(event, BookDelta):
+            self._book(event.token_id).apply_delta(event)
+        elif isinstance(event, TickSizeChange):
+            self._book(event.token_id).tick = event.tick_size
         return []
 
     def poll(self, now_ms: int) -> Results:
@@ -142,6 +163,12 @@ class LiveExecutor:
                 results.append(self._results.get_nowait())
             except queue.Empty:
                 return results
+
+    def _book(self, token_id: str) -> TokenBook:
+        book = self._books.get(token_id)
+        if book is None:
+            book = self._books[token_id] = TokenBook(token_id, self._terms.tick_size)
+        return book
 
     def close(self, timeout_s: float = 10.0) -> None:
         self._jobs.put(None)
@@ -190,7 +217,10 @@ class LiveExecutor:
                 log.warning("reconcile %s (attempt %d): %s", venue_id, attempt, exc)
             else:
                 if found.found:
-                    status = OrderStatus.LIVE if found.open_order is not None else OrderStatus.FILLED
+                    status = OrderStatus.FILLED
+                    if found.open_order is not None:
+                        venue_status = str(found.open_order.get("status", "")).lower()
+                        status = _PLACED.get(venue_status, OrderStatus.LIVE)
                     self._update(order_id, status, venue_id, reason="reconciled after an unknown outcome")
                     self._unknown = None
                     return

@@ -43,9 +43,11 @@ from core.events import (
     TradeStatus,
 )
 from core.execution.base import ApprovedOrder, ExecutionError, ExecutionEvent, OrderIntent
+from core.market import venue_rules
 from core.market.book import TokenBook
 from core.market.fees import FeeSchedule, fee_for, taker_fee
-from core.money import ONE, ZERO
+from core.market.venue_rules import UP_DOWN_MINIMUMS, OrderTerms, RuleBreach, VenueMinimums
+from core.money import ZERO
 
 Results = list[ExecutionEvent | ExecutionError]
 
@@ -57,6 +59,8 @@ class Reason(StrEnum):
     DUPLICATE = "duplicate"
     TICK_GRID = "tick_grid"
     SIZE = "size"
+    MIN_SIZE = "min_size"
+    MIN_NOTIONAL = "min_notional"
     POST_ONLY = "post_only"
     POST_ONLY_CROSSES = "post_only_crosses"
     INVALID_EXPIRATION = "invalid_expiration"
@@ -112,7 +116,8 @@ class _Cancel:
 
 
 class PaperExecutor:
-    """The Executor for paper trading; `collateral`, when given, is tracked and BUYs it cannot pay refused."""
+    """The Executor for paper trading; `collateral`, when given, is tracked and BUYs it cannot pay refused.
+    It refuses what the venue refuses (core.market.venue_rules), with the venue's words."""
 
     def __init__(
         self,
@@ -122,6 +127,7 @@ class PaperExecutor:
         latency_ms: int = 0,
         id_prefix: str,
         collateral: Decimal | None = None,
+        minimums: VenueMinimums = UP_DOWN_MINIMUMS,
     ) -> None:
         if latency_ms < 0:
             raise ValueError(f"latency_ms must not be negative, got {latency_ms}")
@@ -129,6 +135,7 @@ class PaperExecutor:
             raise ValueError(f"collateral must be a non-negative amount, got {collateral}")
         self._books = books
         self._fees = fee_schedule
+        self._minimums = minimums
         self._latency_ms = latency_ms
         self._prefix = id_prefix
         self._cash = collateral
@@ -239,14 +246,18 @@ class PaperExecutor:
             message = f"order {intent.order_id} is invalid. Duplicated."
             return [ExecutionError(intent.order_id, ErrorCategory.REJECTED, Reason.DUPLICATE.value, message)]
         book = self._books.get(intent.token_id)
-        refusal = _static_refusal(intent, book, now_ms)
-        plan = (
-            [] if book is None or refusal is not None else book.walk(intent.side, intent.price, intent.size)
+        if book is None:
+            return self._reject(intent, Reason.MARKET_NOT_FOUND, now_ms=now_ms)
+        terms = intent.terms(
+            crosses=venue_rules.crosses(
+                intent.side, intent.price, best_bid=book.best_bid, best_ask=book.best_ask
+            )
         )
-        refusal = refusal or self._book_refusal(intent, plan)
+        refusal = _static_refusal(intent, terms, book.tick, self._minimums, now_ms)
+        plan = [] if refusal is not None else book.walk(intent.side, intent.price, intent.size)
+        refusal = refusal or self._book_refusal(intent, terms, plan)
         if refusal is not None:
             return self._reject(intent, *refusal, now_ms=now_ms)
-        assert book is not None
         order = _Order(intent, f"{self._prefix}-o{next(self._order_numbers)}")
         self._accepted.add(intent.order_id)
         killed = _kill_reason(intent, plan)
@@ -260,12 +271,14 @@ class PaperExecutor:
         return out
 
     def _book_refusal(
-        self, intent: OrderIntent, plan: list[tuple[Decimal, Decimal]]
+        self, intent: OrderIntent, terms: OrderTerms, plan: list[tuple[Decimal, Decimal]]
     ) -> tuple[Reason, str | None] | None:
         """The venue's checks that depend on the book and our balance, in its order."""
-        if intent.post_only and plan:
+        if intent.post_only and terms.crosses:
             return Reason.POST_ONLY_CROSSES, None
-        if not self._affordable(intent, plan):
+        if breach := venue_rules.check_notional(terms, self._minimums):
+            return _breach(breach)
+        if not self._affordable(intent, terms, plan):
             return Reason.NOT_ENOUGH_BALANCE, None
         return None
 
@@ -274,7 +287,7 @@ class PaperExecutor:
         intent = order.intent
         if not order.remaining:
             return self._update(order, OrderStatus.FILLED, now_ms)
-        if intent.marketable:
+        if intent.never_rests:
             return self._update(order, OrderStatus.CANCELED, now_ms, Reason.UNFILLED_REMAINDER)
         own_side = book.bids if intent.side is Side.BUY else book.asks
         order.ahead = own_side.get(intent.price, ZERO)
@@ -285,7 +298,9 @@ class PaperExecutor:
         status = OrderStatus.PARTIALLY_FILLED if order.filled else OrderStatus.LIVE
         return self._update(order, status, now_ms)
 
-    def _affordable(self, intent: OrderIntent, plan: list[tuple[Decimal, Decimal]]) -> bool:
+    def _affordable(
+        self, intent: OrderIntent, terms: OrderTerms, plan: list[tuple[Decimal, Decimal]]
+    ) -> bool:
         if self._cash is None:
             return True
         if intent.side is Side.SELL:
@@ -301,13 +316,13 @@ class PaperExecutor:
         available = self.available_collateral
         assert available is not None
         # The venue's check: the whole size at the limit, plus the taker fee when the order trades on arrival.
-        fee = taker_fee(intent.size, intent.price, self._fees) if plan or intent.marketable else ZERO
+        fee = taker_fee(intent.size, intent.price, self._fees) if terms.marketable else ZERO
         venue_needs = intent.size * intent.price + fee
         # What this walk spends plus what a resting remainder reserves; fee flooring per level can put it a
         # hair above the venue's figure, and paper cash must never go negative.
         taken = sum((size for _, size in plan), ZERO)
         spend = sum((p * s + taker_fee(s, p, self._fees) for p, s in plan), ZERO)
-        if not intent.marketable:
+        if not intent.never_rests:
             spend += (intent.size - taken) * intent.price
         return available >= max(venue_needs, spend)
 
@@ -404,20 +419,19 @@ def _kill_reason(intent: OrderIntent, plan: list[tuple[Decimal, Decimal]]) -> Re
 
 
 def _static_refusal(
-    intent: OrderIntent, book: TokenBook | None, now_ms: int
+    intent: OrderIntent, terms: OrderTerms, tick: Decimal, minimums: VenueMinimums, now_ms: int
 ) -> tuple[Reason, str | None] | None:
-    """The venue's checks that do not depend on the book's levels, in its order."""
-    if book is None:
-        return Reason.MARKET_NOT_FOUND, None
-    price, size, tick = intent.price, intent.size, book.tick
-    if not (price.is_finite() and tick <= price <= ONE - tick and price % tick == ZERO):
-        return Reason.TICK_GRID, (
-            f"order {intent.order_id} is invalid. Price ({price}) breaks minimum tick size rule: {tick}"
-        )
-    if intent.post_only and intent.marketable:
+    """The venue's checks that do not depend on the book's depth or our balance, in its order."""
+    if breach := venue_rules.check_price(terms, tick):
+        return _breach(breach)
+    if intent.post_only and intent.never_rests:
         return Reason.POST_ONLY, None
     if intent.order_type is OrderType.GTD and (intent.expires_ms is None or intent.expires_ms <= now_ms):
         return Reason.INVALID_EXPIRATION, None
-    if not (size.is_finite() and size > 0):
-        return Reason.SIZE, f"order {intent.order_id} is invalid. Size ({size}) must be positive"
+    if breach := venue_rules.check_size(terms, minimums):
+        return _breach(breach)
     return None
+
+
+def _breach(breach: RuleBreach) -> tuple[Reason, str]:
+    return Reason(breach.breach.value), breach.message

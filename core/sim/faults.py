@@ -31,6 +31,8 @@ class FaultRequest(BaseModel):
     drop: list[Channel] = Field(default_factory=list)
     silence: dict[Channel, float] = Field(default_factory=dict)
     malformed: dict[Channel, int] = Field(default_factory=dict)
+    btc_jump_pct: float | None = Field(default=None, gt=-50, lt=50)
+    """BTC jumps by this percentage from the next whole second on (drives a round to an extreme)."""
 
 
 @dataclass

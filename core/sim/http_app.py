@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
@@ -144,6 +145,18 @@ def routes(venue: SimVenue) -> list[Route]:
         clob("/neg-risk", public(lambda r: {"neg_risk": False}), ["GET"]),
         clob("/fee-rate", public(lambda r: venue.fee_rate(query(r, "token_id"))), ["GET"]),
         clob("/book", public(lambda r: venue.book(query(r, "token_id"))), ["GET"]),
+        clob("/books", public(lambda r: _books(venue, r)), ["POST"]),
+        clob("/midpoint", public(lambda r: venue.midpoint(query(r, "token_id"))), ["GET"]),
+        clob("/price", public(lambda r: venue.price(query(r, "token_id"), query(r, "side"))), ["GET"]),
+        clob("/spread", public(lambda r: venue.spread(query(r, "token_id"))), ["GET"]),
+        clob("/last-trade-price", public(lambda r: venue.last_trade_price(query(r, "token_id"))), ["GET"]),
+        clob("/midpoints", public(lambda r: _per_token(r, venue.midpoint, "mid")), ["POST"]),
+        clob("/spreads", public(lambda r: _per_token(r, venue.spread, "spread")), ["POST"]),
+        clob("/prices", public(lambda r: _prices(venue, r)), ["POST"]),
+        clob("/last-trades-prices", public(lambda r: _last_trades(venue, r)), ["POST"]),
+        clob(
+            "/markets/{condition_id}", public(lambda r: venue.market(r.path_params["condition_id"])), ["GET"]
+        ),
         clob(
             "/markets-by-token/{token_id}",
             public(lambda r: venue.market_by_token(r.path_params["token_id"])),
@@ -197,6 +210,7 @@ def routes(venue: SimVenue) -> list[Route]:
             ["POST"],
         ),
         Route("/_sim/faults", _faults(venue), methods=["GET", "POST", "DELETE"]),
+        Route("/_sim/tick-size", _tick_size_knob(venue), methods=["POST"]),
         Route("/_sim/state", public(lambda r: venue.describe()), methods=["GET"]),
         Route("/_sim/ledger", public(lambda r: venue.ledger()), methods=["GET"]),
     ]
@@ -214,6 +228,50 @@ def _faults(venue: SimVenue) -> Handler:
         return JSONResponse(venue.faults.describe())
 
     return endpoint
+
+
+def _tick_size_knob(venue: SimVenue) -> Handler:
+    """`POST /_sim/tick-size {"condition_id", "tick_size"}`: change a market's tick now, as the venue does
+    near the extremes (for tests; the round model refines ticks by itself)."""
+
+    async def endpoint(request: Request) -> Response:
+        async def run() -> Any:
+            payload = _json((await request.body()).decode())
+            try:
+                condition_id, tick = str(payload["condition_id"]), Decimal(str(payload["tick_size"]))
+            except (KeyError, TypeError, ArithmeticError):
+                raise VenueRefusal('expected {"condition_id": "0x...", "tick_size": "0.001"}', 422) from None
+            return venue.change_tick(condition_id, tick)
+
+        return await _guarded(venue, request, run)
+
+    return endpoint
+
+
+async def _books(venue: SimVenue, request: Request) -> list[dict[str, Any]]:
+    return [venue.book(params["token_id"]) for params in await _token_params(request)]
+
+
+async def _per_token(
+    request: Request, answer: Callable[[str], Mapping[str, str]], key: str
+) -> dict[str, str]:
+    """`POST /midpoints` and `/spreads`: {token id: value}."""
+    return {params["token_id"]: answer(params["token_id"])[key] for params in await _token_params(request)}
+
+
+async def _prices(venue: SimVenue, request: Request) -> dict[str, dict[str, str]]:
+    """`POST /prices`: {token id: {side: price}}."""
+    answer: dict[str, dict[str, str]] = {}
+    for params in await _token_params(request):
+        token, side = params["token_id"], params.get("side", "")
+        answer.setdefault(token, {})[side.upper()] = venue.price(token, side)["price"]
+    return answer
+
+
+async def _last_trades(venue: SimVenue, request: Request) -> list[dict[str, str]]:
+    """`POST /last-trades-prices`: [{token_id, price, side}]."""
+    tokens = [params["token_id"] for params in await _token_params(request)]
+    return [{"token_id": token, **venue.last_trade_price(token)} for token in tokens]
 
 
 async def _guarded(venue: SimVenue, request: Request, run: Callable[[], Any]) -> Response:
@@ -258,6 +316,16 @@ def _fault_response(status: int, retry_after_s: float | None) -> Response:
         headers["Retry-After"] = str(int(retry_after_s))
     body = {"error": messages.get(status, "Internal server error"), **extra}
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def _token_params(request: Request) -> list[dict[str, str]]:
+    """The body of a batch market-data request: `[{"token_id": ..., "side"?: ...}, ...]`."""
+    payload = _json((await request.body()).decode())
+    if not isinstance(payload, list) or not all(
+        isinstance(entry, dict) and entry.get("token_id") for entry in payload
+    ):
+        raise VenueRefusal('expected [{"token_id": ...}, ...]')
+    return [{str(key): str(value) for key, value in entry.items()} for entry in payload]
 
 
 def _json(body: str) -> Any:

@@ -17,14 +17,29 @@ from core.market.fees import CRYPTO_FEES_V2, FeeSchedule
 from core.market.rounds import Round
 from core.market.settlement import TWAP_CUTOVER
 
+COARSE_TICK = Decimal("0.01")
+FINE_TICK = Decimal("0.001")
+FINE_ABOVE = Decimal("0.96")
+FINE_BELOW = Decimal("0.04")
+TAGS = ("crypto", "bitcoin", "up-or-down")
 SPOT_SOURCE = "https://data.chain.link/streams/btc-usd"
 TWAP_SOURCE = "https://data.chain.link/streams/btc-usd-twap-60s-streams"
 _EASTERN = ZoneInfo("America/New_York")
 
 
+def tick_for(tick: Decimal, best_bid: Decimal | None, best_ask: Decimal | None) -> Decimal:
+    """A market's tick given the top of its book (in either token's prices): listed at 0.01, it becomes
+    0.001 once a best bid or ask is above 0.96 or below 0.04, and stays so. Every captured
+    `tick_size_change` goes to a finer tick, none back; and a coarser tick would strand orders resting
+    between its steps."""
+    extreme = any(p is not None and not FINE_BELOW <= p <= FINE_ABOVE for p in (best_bid, best_ask))
+    return min(tick, FINE_TICK) if extreme else tick
+
+
 @dataclass(frozen=True, slots=True)
 class SimMarket:
-    """A round's market as the venue sees it; `strike` and `winner` are filled in as the round goes."""
+    """A round's market as the venue lists it. `tick_size` is the listing tick, which Gamma goes on showing;
+    the live tick is the matching engine's (it follows the book, `tick_for`)."""
 
     round: Round
     condition_id: str
@@ -32,13 +47,22 @@ class SimMarket:
     up_token_id: str
     down_token_id: str
     fee_schedule: FeeSchedule = CRYPTO_FEES_V2
-    tick_size: Decimal = Decimal("0.01")
+    tick_size: Decimal = COARSE_TICK
     min_order_size: Decimal = Decimal(5)
     twap: bool = False
 
     @property
     def slug(self) -> str:
         return self.round.slug
+
+    @property
+    def gamma_id(self) -> str:
+        """The market's numeric id on Gamma (also the `id` of `new_market` and `market_resolved`)."""
+        return str(int(self.condition_id[2:14], 16))
+
+    @property
+    def event_id(self) -> str:
+        return str(int(self.question_id[2:14], 16))
 
     @property
     def token_ids(self) -> tuple[str, str]:
@@ -77,6 +101,15 @@ def title(round_: Round) -> str:
     return f"Bitcoin Up or Down - {start.strftime('%B')} {start.day}, {clock(start)}-{clock(end)} ET"
 
 
+def description(market: SimMarket) -> str:
+    """The market's rules in a sentence or two, as `new_market` carries them."""
+    source = "60-second TWAP of the Chainlink BTC/USD stream" if market.twap else "Chainlink BTC/USD stream"
+    return (
+        'Resolves "Up" if the price of Bitcoin at the end of the window in the title is at least its price '
+        f'at the start of the window, else "Down". Prices are read from the {source}.'
+    )
+
+
 def _iso(at: datetime) -> str:
     return at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -97,7 +130,7 @@ def gamma_market(
         prices = (str(up), str(Decimal(1) - up))
     duration = f"{round_.length_s // 60}m" if round_.length_s % 60 == 0 else f"{round_.length_s}s"
     market_json: dict[str, Any] = {
-        "id": str(int(market.condition_id[2:14], 16)),
+        "id": market.gamma_id,
         "question": title(round_),
         "conditionId": market.condition_id,
         "questionID": market.question_id,
@@ -113,6 +146,8 @@ def gamma_market(
         "closed": closed,
         "acceptingOrders": not closed and now < round_.close,
         "enableOrderBook": True,
+        # The listing tick, also once the live one changed (NautilusTrader #4896: a Gamma refresh "restores
+        # the old tick"); the CLOB's /tick-size and the market channel carry the live one.
         "orderPriceMinTickSize": float(market.tick_size),
         "orderMinSize": int(market.min_order_size),
         "negRisk": False,
@@ -149,7 +184,7 @@ def gamma_event(
 ) -> dict[str, Any]:
     """A Gamma `event` wrapping the market, with `eventMetadata.priceToBeat` once the strike is fixed."""
     event: dict[str, Any] = {
-        "id": str(int(market.question_id[2:14], 16)),
+        "id": market.event_id,
         "ticker": market.slug,
         "slug": market.slug,
         "title": title(market.round),
@@ -159,11 +194,12 @@ def gamma_event(
         "closed": winner is not None,
         "markets": [gamma_market(market, now=now, outcome_prices=outcome_prices, winner=winner)],
     }
-    metadata: dict[str, float] = {}
+    # Exact decimal strings (Gamma sends these as numbers or strings): a float would cut the strike.
+    metadata: dict[str, str] = {}
     if strike is not None:
-        metadata["priceToBeat"] = float(strike)
+        metadata["priceToBeat"] = format(strike, "f")
     if final_price is not None:
-        metadata["finalPrice"] = float(final_price)
+        metadata["finalPrice"] = format(final_price, "f")
     if metadata:
         event["eventMetadata"] = metadata
     return event

@@ -26,9 +26,17 @@ from itertools import count
 from typing import Protocol
 
 from core.events import BookDelta, BookSnapshot, Liquidity, OrderType, Outcome, Side, TradePrint, TradeStatus
+from core.market import venue_rules
 from core.market.fees import CRYPTO_FEES_V2, FeeSchedule, fee_for, taker_fee
+from core.market.venue_rules import (
+    OrderTerms,
+    VenueMinimums,
+    check_notional,
+    check_price,
+    check_size,
+)
 from core.money import ONE, ZERO
-from core.sim.book import MARKET_MAKER, Entry, Match, PairBook, flip, to_canonical
+from core.sim.book import MARKET_MAKER, Entry, Match, PairBook, to_canonical
 from core.sim.market_maker import Ladder, TakerIntent
 
 NOT_ENOUGH_BALANCE = "not enough balance / allowance"
@@ -44,28 +52,13 @@ ALREADY_CLOSED = "already canceled or matched"
 POST_ONLY_TYPE = "invalid post-only order: only GTC and GTD orders can be post-only"
 MARKET_NOT_FOUND = "market not found"
 ORDER_NOT_FOUND = "order not found"
+DELAYED_NOT_CANCELABLE = "order is delayed and cannot be canceled until it is matched"
 
 MarketEvent = BookDelta | TradePrint
 
 
-def tick_error(order_id: str, price: Decimal, tick: Decimal) -> str:
-    return f"order {order_id} is invalid. Price ({price}) breaks minimum tick size rule: {tick}"
-
-
-def size_error(order_id: str, size: Decimal, minimum: Decimal) -> str:
-    return f"order {order_id} is invalid. Size ({size}) lower than the minimum: {minimum}"
-
-
-def min_buy_error(amount: Decimal, minimum: Decimal) -> str:
-    return f"invalid amount for a marketable BUY order (${_plain(amount)}), min size: ${_plain(minimum)}"
-
-
 def duplicate_error(order_id: str) -> str:
     return f"order {order_id} is invalid. Duplicated."
-
-
-def _plain(value: Decimal) -> str:
-    return format(value.normalize(), "f")
 
 
 class VenueOrderStatus(StrEnum):
@@ -208,7 +201,8 @@ class SubmitResult:
     """The answer to POST /order.
 
     `status`: None when validation refused the order, `unmatched` for a killed FOK/FAK, `matched` when it
-    traded on arrival (a GTC remainder then rests), else `live`. The engine never answers `delayed`.
+    traded on arrival (a GTC remainder then rests), `delayed` for a taker held back before matching (the
+    outcome then comes as order and trade updates), else `live`.
     """
 
     order_id: str
@@ -241,16 +235,21 @@ class _Order:
     status: VenueOrderStatus = VenueOrderStatus.LIVE
     trade_ids: list[str] = field(default_factory=list)
     cancel_reason: CancelReason | None = None
+    level: tuple[Side, Decimal] | None = None
+    """Where it rests on the canonical book, once it does."""
 
     @property
     def remaining(self) -> Decimal:
         return self.spec.size - self.size_matched
 
-    @property
-    def canonical(self) -> tuple[Side, Decimal]:
+    def canonical(self, tick: Decimal) -> tuple[Side, Decimal]:
         """Where the order sits on the canonical book; one spelling per level ("0.5" rests at 0.50)."""
         side, price = to_canonical(self.outcome, self.spec.side, self.spec.price)
-        return side, price.quantize(self.market.tick_size)
+        return side, price.quantize(tick)
+
+    def terms(self, crosses: bool) -> OrderTerms:
+        s = self.spec
+        return OrderTerms(s.order_id, s.side, s.price, s.size, s.order_type, crosses=crosses)
 
     def view(self) -> OrderView:
         s = self.spec
@@ -302,16 +301,28 @@ class _Taker:
 class MatchingEngine:
     """The venue: books per market, our accounts, order lifecycle and trade settlement progress.
 
-    Time is passed in and must not go backwards; every call first catches up on due GTD expiries and
-    trade status changes, and reports them with its own changes.
+    Time is passed in and must not go backwards; every call first catches up on due GTD expiries, delayed
+    takers and trade status changes, and reports them with its own changes.
+
+    `taker_delay_ms`: as on the venue's crypto Up/Down markets, an order of ours that would take liquidity
+    (FOK, FAK, or a GTC/GTD crossing the book) is answered `delayed` and matched that much later against
+    the book as it is then; it cannot be cancelled meanwhile. 0 matches on arrival.
     """
 
     def __init__(
-        self, *, seed: int = 0, delays: TradeDelays | None = None, min_marketable_buy: Decimal = ONE
+        self,
+        *,
+        seed: int = 0,
+        delays: TradeDelays | None = None,
+        min_marketable_buy: Decimal = ONE,
+        taker_delay_ms: int = 0,
     ) -> None:
+        if taker_delay_ms < 0:
+            raise ValueError(f"taker_delay_ms must not be negative, got {taker_delay_ms}")
         self._seed = seed
         self._delays = delays or TradeDelays()
         self._min_marketable_buy = min_marketable_buy
+        self._taker_delay_ms = taker_delay_ms
         self._ids = count()
         self._markets: dict[str, MarketRules] = {}
         self._books: dict[str, PairBook] = {}
@@ -320,8 +331,11 @@ class MatchingEngine:
         self._accounts: dict[str, _Account] = {}
         self._orders: dict[str, _Order] = {}
         self._open: dict[str, _Order] = {}
+        self._delayed: dict[str, _Order] = {}
         self._trades: dict[str, Trade] = {}
         self._expiries: list[tuple[int, int, str]] = []
+        self._releases: list[tuple[int, int, str]] = []
+        self._last_trades: dict[str, tuple[Decimal, Side]] = {}
         self._progress: list[tuple[int, int, str, TradeStatus]] = []
         self._now_ms: int | None = None
         self._dirty: dict[str, None] = {}
@@ -354,6 +368,21 @@ class MatchingEngine:
     def book_snapshot(self, token_id: str, now_ms: int) -> BookSnapshot:
         return self._books[self._token_market[token_id]].snapshot(token_id, now_ms)
 
+    def tick_size(self, condition_id: str) -> Decimal:
+        """The market's tick now: prices of new orders must be on its grid."""
+        return self._books[condition_id].tick_size
+
+    def change_tick(self, condition_id: str, tick: Decimal) -> Decimal:
+        """Set the market's tick (the venue refines it near the extremes); returns the one it replaces.
+        Orders already resting keep their prices."""
+        book = self._books[condition_id]
+        old, book.tick_size = book.tick_size, tick
+        return old
+
+    def last_trade(self, token_id: str) -> tuple[Decimal, Side] | None:
+        """The price and taker side of the token's latest trade, if it has traded."""
+        return self._last_trades.get(token_id)
+
     def open_account(self, owner: str, collateral: Decimal) -> None:
         """Create or top up an account's collateral (pUSD)."""
         self._account(owner).collateral += collateral
@@ -362,21 +391,29 @@ class MatchingEngine:
         return self._account(owner).collateral
 
     def available_collateral(self, owner: str) -> Decimal:
-        """Collateral not promised to open BUY orders."""
-        reserved = sum(
+        """Collateral not promised to open BUY orders, nor to delayed BUYs (with their taker fee)."""
+        resting = sum(
             (o.remaining * o.spec.price for o in self._open_of(owner) if o.spec.side is Side.BUY), ZERO
         )
-        return self._account(owner).collateral - reserved
+        delayed = sum(
+            (
+                o.spec.size * o.spec.price + taker_fee(o.spec.size, o.spec.price, o.market.fee_schedule)
+                for o in self._delayed_of(owner)
+                if o.spec.side is Side.BUY
+            ),
+            ZERO,
+        )
+        return self._account(owner).collateral - resting - delayed
 
     def position(self, owner: str, token_id: str) -> Decimal:
         return self._account(owner).positions.get(token_id, ZERO)
 
     def available_shares(self, owner: str, token_id: str) -> Decimal:
-        """Shares not promised to open SELL orders."""
+        """Shares not promised to open or delayed SELL orders."""
         reserved = sum(
             (
                 o.remaining
-                for o in self._open_of(owner)
+                for o in (*self._open_of(owner), *self._delayed_of(owner))
                 if o.spec.side is Side.SELL and o.spec.token_id == token_id
             ),
             ZERO,
@@ -415,34 +452,36 @@ class MatchingEngine:
     # --- our orders ---------------------------------------------------------------------------------
 
     def submit(self, order: SimOrder, now_ms: int) -> SubmitResult:
-        """Validate, match what crosses, rest what a GTC/GTD leaves; FOK/FAK never rest."""
+        """Validate, then hold a taker back (`taker_delay_ms`) or match what crosses and rest what a GTC/GTD
+        leaves; FOK/FAK never rest."""
         report = self._begin(now_ms)
         market = self.market_of_token(order.token_id)
         if market is None:
             return self._refuse(order, MARKET_NOT_FOUND, report, now_ms)
         book = self._books[market.condition_id]
         entry = _Order(order, market, book.outcome_of(order.token_id), now_ms)
-        side, price = entry.canonical
-        crosses = self._crosses(book, side, price)
+        crosses = self._crosses(book, *entry.canonical(book.tick_size))
         error = self._validate(entry, now_ms, crosses)
         if error is not None:
             return self._refuse(order, error, report, now_ms)
         self._orders[order.order_id] = entry
-        if order.order_type is OrderType.FOK and book.fillable(side, price, order.size) < order.size:
-            return self._kill(entry, FOK_KILLED, report, now_ms)
-        if order.order_type is OrderType.FAK and not crosses:
-            return self._kill(entry, FAK_KILLED, report, now_ms)
-        taker = _Taker(order.order_id, entry.outcome, order.side, entry)
-        fills = self._execute(book, taker, order.size, now_ms, report) if crosses else []
-        if entry.remaining and order.order_type in (OrderType.GTC, OrderType.GTD):
-            book.add(side, price, Entry(order.owner, entry.remaining, order.order_id))
-            self._open[order.order_id] = entry
-            if order.order_type is OrderType.GTD:
-                assert order.expiration_ms is not None
-                heapq.heappush(self._expiries, (order.expiration_ms, next(self._ids), order.order_id))
-        elif entry.remaining:
-            self._close(entry, VenueOrderStatus.CANCELED, CancelReason.UNFILLED_REMAINDER)
-        report.orders.append(entry.view())
+        if self._taker_delay_ms and entry.terms(crosses).marketable:
+            entry.status = VenueOrderStatus.DELAYED
+            self._delayed[order.order_id] = entry
+            release_ms = now_ms + self._taker_delay_ms
+            heapq.heappush(self._releases, (release_ms, next(self._ids), order.order_id))
+            report.orders.append(entry.view())
+            return SubmitResult(
+                order.order_id,
+                True,
+                "",
+                VenueOrderStatus.DELAYED,
+                report=self._finish(report, now_ms, market.condition_id),
+            )
+        killed, fills = self._match(entry, now_ms, report)
+        finished = self._finish(report, now_ms, market.condition_id)
+        if killed:
+            return SubmitResult(order.order_id, False, killed, VenueOrderStatus.UNMATCHED, report=finished)
         filled = sum((t.size for t in fills), ZERO)
         paid = sum((t.size * t.price for t in fills), ZERO)
         buy = order.side is Side.BUY
@@ -453,8 +492,39 @@ class MatchingEngine:
             status=VenueOrderStatus.MATCHED if fills else VenueOrderStatus.LIVE,
             making_amount=paid if buy else filled,
             taking_amount=filled if buy else paid,
-            report=self._finish(report, now_ms, market.condition_id),
+            report=finished,
         )
+
+    def _match(self, entry: _Order, now_ms: int, report: _Report) -> tuple[str, list[Trade]]:
+        """Match an accepted order against the book now: the venue's message if it was killed (else ""),
+        and its taker trades. What a GTC/GTD leaves rests at the back of its level."""
+        order = entry.spec
+        book = self._books[entry.market.condition_id]
+        self._dirty[entry.market.condition_id] = None
+        side, price = entry.canonical(book.tick_size)
+        crosses = self._crosses(book, side, price)
+        killed = ""
+        if order.order_type is OrderType.FOK and book.fillable(side, price, order.size) < order.size:
+            killed = FOK_KILLED
+        elif order.order_type is OrderType.FAK and not crosses:
+            killed = FAK_KILLED
+        if killed:
+            self._close(entry, VenueOrderStatus.UNMATCHED, None)
+            report.orders.append(entry.view())
+            return killed, []
+        taker = _Taker(order.order_id, entry.outcome, order.side, entry)
+        fills = self._execute(book, taker, order.size, now_ms, report) if crosses else []
+        if entry.remaining and order.order_type in (OrderType.GTC, OrderType.GTD):
+            book.add(side, price, Entry(order.owner, entry.remaining, order.order_id))
+            entry.level = (side, price)
+            self._open[order.order_id] = entry
+            if order.order_type is OrderType.GTD:
+                assert order.expiration_ms is not None
+                heapq.heappush(self._expiries, (order.expiration_ms, next(self._ids), order.order_id))
+        elif entry.remaining:
+            self._close(entry, VenueOrderStatus.CANCELED, CancelReason.UNFILLED_REMAINDER)
+        report.orders.append(entry.view())
+        return "", fills
 
     def cancel(self, owner: str, order_id: str, now_ms: int) -> CancelResult:
         return self.cancel_orders(owner, [order_id], now_ms)
@@ -467,6 +537,8 @@ class MatchingEngine:
             found = self._orders.get(order_id)
             if found is None or found.spec.owner != owner:
                 refused[order_id] = ORDER_NOT_FOUND
+            elif order_id in self._delayed:
+                refused[order_id] = DELAYED_NOT_CANCELABLE
             elif order_id not in self._open:
                 refused[order_id] = ALREADY_CLOSED
             else:
@@ -475,12 +547,17 @@ class MatchingEngine:
         return CancelResult(tuple(canceled), refused, self._finish(report, now_ms))
 
     def cancel_all(self, owner: str, now_ms: int) -> CancelResult:
-        return self.cancel_orders(owner, [o.spec.order_id for o in self._open_of(owner)], now_ms)
+        return self.cancel_market(owner, now_ms)
 
     def cancel_market(
         self, owner: str, now_ms: int, *, condition_id: str | None = None, token_id: str | None = None
     ) -> CancelResult:
-        ids = [v.order_id for v in self.open_orders(owner, condition_id=condition_id, token_id=token_id)]
+        """Cancel what rests; delayed orders are named among those not cancelled."""
+        ids = [
+            o.spec.order_id
+            for o in (*self._open_of(owner), *self._delayed_of(owner))
+            if _selected(o.market.condition_id, o.spec.token_id, condition_id, token_id)
+        ]
         return self.cancel_orders(owner, ids, now_ms)
 
     # --- the market model ------------------------------------------------------------------------
@@ -530,6 +607,10 @@ class MatchingEngine:
         self._closed.add(condition_id)
         for order in [o for o in self._open.values() if o.market.condition_id == condition_id]:
             self._cancel_open(order, CancelReason.MARKET_RESOLVED, report)
+        for order in [o for o in self._delayed.values() if o.market.condition_id == condition_id]:
+            del self._delayed[order.spec.order_id]
+            self._close(order, VenueOrderStatus.CANCELED, CancelReason.MARKET_RESOLVED)
+            report.orders.append(order.view())
         for side in (Side.BUY, Side.SELL):
             for price in book.owner_prices(MARKET_MAKER, side):
                 book.set_owner_total(MARKET_MAKER, side, price, ZERO)
@@ -548,27 +629,27 @@ class MatchingEngine:
 
     def _refusals(self, entry: _Order, now_ms: int, crosses: bool) -> Iterator[str]:
         # A generator, so that later checks (fees need a valid price) only run once earlier ones pass.
+        # The price, size and notional rules come from core.market.venue_rules, shared with paper and risk.
         order, market = entry.spec, entry.market
-        resting = order.order_type in (OrderType.GTC, OrderType.GTD)
-        marketable = crosses or not resting
+        terms = entry.terms(crosses)
+        minimums = VenueMinimums(market.min_order_size, self._min_marketable_buy)
         if market.condition_id in self._closed:
             yield MARKET_NOT_READY
         if order.order_id in self._orders:
             yield duplicate_error(order.order_id)
-        if not _on_grid(order.price, market.tick_size):
-            yield tick_error(order.order_id, order.price, market.tick_size)
-        if order.post_only and not resting:
+        if breach := check_price(terms, self._books[market.condition_id].tick_size):
+            yield breach.message
+        if order.post_only and not terms.resting:
             yield POST_ONLY_TYPE
         if order.order_type is OrderType.GTD and (order.expiration_ms or 0) <= now_ms:
             yield INVALID_EXPIRATION
-        if order.size <= ZERO or (resting and order.size < market.min_order_size):
-            yield size_error(order.order_id, order.size, market.min_order_size)
+        if breach := check_size(terms, minimums):
+            yield breach.message
         if order.post_only and crosses:
             yield POST_ONLY_CROSSES
-        notional = order.size * order.price
-        if marketable and order.side is Side.BUY and notional < self._min_marketable_buy:
-            yield min_buy_error(notional, self._min_marketable_buy)
-        if not self._affordable(entry, marketable):
+        if breach := check_notional(terms, minimums):
+            yield breach.message
+        if not self._affordable(entry, terms.marketable):
             yield NOT_ENOUGH_BALANCE
 
     def _affordable(self, entry: _Order, marketable: bool) -> bool:
@@ -581,10 +662,7 @@ class MatchingEngine:
 
     @staticmethod
     def _crosses(book: PairBook, side: Side, price: Decimal) -> bool:
-        best = book.best(flip(side))
-        if best is None:
-            return False
-        return best <= price if side is Side.BUY else best >= price
+        return venue_rules.crosses(side, price, best_bid=book.best(Side.BUY), best_ask=book.best(Side.SELL))
 
     def _execute(
         self,
@@ -610,6 +688,7 @@ class MatchingEngine:
             report.events.append(
                 TradePrint(ts_ms=now_ms, token_id=token_id, price=price, size=filled, side=taker.side)
             )
+            self._last_trades[token_id] = (price, taker.side)
             if taker.order is not None:
                 taker_trades.append(
                     self._fill(
@@ -692,20 +771,9 @@ class MatchingEngine:
     def _refuse(self, order: SimOrder, error: str, report: _Report, now_ms: int) -> SubmitResult:
         return SubmitResult(order.order_id, False, error, None, report=self._finish(report, now_ms))
 
-    def _kill(self, entry: _Order, error: str, report: _Report, now_ms: int) -> SubmitResult:
-        self._close(entry, VenueOrderStatus.UNMATCHED, None)
-        report.orders.append(entry.view())
-        return SubmitResult(
-            entry.spec.order_id,
-            False,
-            error,
-            VenueOrderStatus.UNMATCHED,
-            report=self._finish(report, now_ms, entry.market.condition_id),
-        )
-
     def _cancel_open(self, order: _Order, reason: CancelReason, report: _Report) -> None:
-        side, price = order.canonical
-        self._books[order.market.condition_id].remove_order(side, price, order.spec.order_id)
+        assert order.level is not None
+        self._books[order.market.condition_id].remove_order(*order.level, order.spec.order_id)
         self._dirty[order.market.condition_id] = None
         self._close(order, VenueOrderStatus.CANCELED, reason)
         report.orders.append(order.view())
@@ -725,6 +793,12 @@ class MatchingEngine:
             expired = self._open.get(order_id)
             if expired is not None:
                 self._cancel_open(expired, CancelReason.EXPIRED, report)
+        while self._releases and self._releases[0][0] <= now_ms:
+            _, _, order_id = heapq.heappop(self._releases)
+            released = self._delayed.pop(order_id, None)
+            if released is not None:
+                released.status = VenueOrderStatus.LIVE
+                self._match(released, now_ms, report)
         while self._progress and self._progress[0][0] <= now_ms:
             due_ms, _, trade_id, status = heapq.heappop(self._progress)
             trade = replace(self._trades[trade_id], status=status, updated_ms=due_ms)
@@ -745,6 +819,9 @@ class MatchingEngine:
 
     def _open_of(self, owner: str) -> list[_Order]:
         return [o for o in self._open.values() if o.spec.owner == owner]
+
+    def _delayed_of(self, owner: str) -> list[_Order]:
+        return [o for o in self._delayed.values() if o.spec.owner == owner]
 
     def _digest(self, kind: str) -> bytes:
         return hashlib.blake2b(f"{self._seed}:{kind}:{next(self._ids)}".encode(), digest_size=32).digest()
@@ -770,10 +847,6 @@ def merge_reports(reports: Iterable[EngineReport]) -> EngineReport:
 
 def flip_outcome(outcome: Outcome) -> Outcome:
     return Outcome.DOWN if outcome is Outcome.UP else Outcome.UP
-
-
-def _on_grid(price: Decimal, tick: Decimal) -> bool:
-    return tick <= price <= ONE - tick and price % tick == ZERO
 
 
 def _selected(market: str, token_id: str, condition_id: str | None, wanted_token: str | None) -> bool:

@@ -290,6 +290,40 @@ class ShiftedPath:
         return self._inner.price_at(ts_ms - self._offset_ms)
 
 
+class JumpingPath:
+    """Another path with jumps on demand: from a jump's whole second on, every price is scaled by it.
+
+    Jumps only ever take effect after the present, so prices already reported (and the strikes, TWAPs and
+    settlements computed from them) never change."""
+
+    def __init__(self, inner: PricePath) -> None:
+        self._inner = inner
+        self._jumps: list[tuple[int, Decimal]] = []
+
+    @property
+    def start_ms(self) -> int:
+        return self._inner.start_ms
+
+    @property
+    def end_ms(self) -> int:
+        return self._inner.end_ms
+
+    def jump(self, now_ms: int, percent: float) -> int:
+        """Move the price by `percent` from the next whole second after `now_ms`; returns that second."""
+        if percent <= -100:
+            raise ValueError(f"a jump of {percent}% would take the price below zero")
+        at_ms = now_ms - now_ms % SECOND_MS + SECOND_MS
+        self._jumps.append((at_ms, 1 + Decimal(str(percent)) / 100))
+        return at_ms
+
+    def price_at(self, ts_ms: int) -> Decimal:
+        price = self._inner.price_at(ts_ms)
+        for at_ms, factor in self._jumps:
+            if ts_ms >= at_ms:
+                price = (price * factor).quantize(PRICE_QUANTUM)
+        return price
+
+
 def replay_from(path: PricePath, start_ms: int) -> ShiftedPath:
     """The path moved so that it starts at `start_ms` (a whole second)."""
     return ShiftedPath(path, start_ms - path.start_ms)

@@ -9,11 +9,12 @@ from __future__ import annotations
 from decimal import Decimal
 from statistics import fmean
 
-from core.events import MarketResolved, Outcome
+from core.events import MarketResolved, Outcome, Side
 from core.market.rounds import Round
 from core.market.settlement import SettlementSource, decide_outcome, settlement_price
 from core.sim.fair_value import P_MAX, P_MIN, TWAP_WINDOW_S, VolatilityEstimator, up_probability
 from core.sim.market_maker import MarketMaker
+from core.sim.markets import tick_for
 from core.sim.matching import EngineReport, MarketRules, MatchingEngine, merge_reports
 from core.sim.prices import SECOND_MS, ChainlinkFeed, whole_seconds
 
@@ -80,7 +81,8 @@ class RoundModel:
         )
 
     def step(self, now_ms: int) -> EngineReport:
-        """The market maker requotes around fair value and other takers trade; nothing after the close."""
+        """The tick follows the book, the market maker requotes around fair value on that tick's grid and
+        other takers trade; nothing after the close."""
         elapsed_ms = 0 if self._last_step_ms is None else now_ms - self._last_step_ms
         self._last_step_ms = now_ms
         cid = self.market.condition_id
@@ -88,6 +90,10 @@ class RoundModel:
             return self._engine.apply_quotes(cid, {}, now_ms)
         fair = self.fair_up(now_ms)
         book = self._engine.book(cid)
+        tick = self._engine.tick_size(cid)
+        refined = tick_for(tick, book.best(Side.BUY), book.best(Side.SELL))
+        if refined != tick:
+            self._engine.change_tick(cid, refined)
         reports = [self._engine.apply_quotes(cid, self._maker.quote(now_ms, fair, book), now_ms)]
         for intent in self._maker.takers(now_ms, fair, book, elapsed_ms):
             reports.append(self._engine.execute_taker(cid, intent, now_ms))

@@ -22,10 +22,10 @@ import msgspec
 
 from core.adapters.polymarket import wire
 from core.clock import Clock, ms_to_datetime
-from core.events import OrderType, Side
+from core.events import BookSnapshot, OrderType, Outcome, Side
 from core.market.rounds import Round, RoundSchedule
 from core.market.settlement import SettlementSource
-from core.sim import frames
+from core.sim import frames, market_data
 from core.sim.auth import (
     EXCHANGE_V2,
     NEG_RISK_ADAPTER,
@@ -44,12 +44,13 @@ from core.sim.prices import (
     BridgedMinutePath,
     ChainlinkFeed,
     ChainlinkReplayPath,
+    JumpingPath,
     ModelPath,
     PricePath,
     replay_from,
 )
 from core.sim.round_model import RoundModel
-from core.sim.ws_app import Hubs, Subscriber
+from core.sim.ws_app import Hubs, Outgoing, Subscriber, subscribe_market
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,9 @@ class SimConfig:
     step_ms: int = 250
     twap: bool | None = None
     trade_delays: TradeDelays = field(default_factory=TradeDelays)
+    taker_delay_ms: int = 0
+    """How long our takers are held (`delayed`) before matching: ~250 on the venue's crypto Up/Down markets;
+    0 matches on arrival."""
     market_maker: MarketMakerConfig = field(default_factory=MarketMakerConfig)
 
 
@@ -116,11 +120,14 @@ class SimVenue:
             config.round_seconds, min(180, config.round_seconds), min(240, config.round_seconds)
         )
         self._secret = hashlib.sha256(f"sim-venue:{config.seed}".encode()).digest()
-        self._engine = MatchingEngine(seed=config.seed, delays=config.trade_delays)
-        path = _price_path(config, self._last_ms)
+        self._engine = MatchingEngine(
+            seed=config.seed, delays=config.trade_delays, taker_delay_ms=config.taker_delay_ms
+        )
+        path = self._path = JumpingPath(_price_path(config, self._last_ms))
         self._chainlink = ChainlinkFeed(path)
         self._binance = BinanceFeed(path, seed=config.seed)
         self._maker = MarketMaker(config.market_maker, seed=config.seed)
+        self._channel = frames.MarketChannel(self._engine)
         self._listed: dict[str, _Listed] = {}
         self._by_token: dict[str, SimMarket] = {}
         self._heartbeats: dict[str, tuple[str, int]] = {}
@@ -176,16 +183,16 @@ class SimVenue:
         self._listed[round_.slug] = listed
         for token in market.token_ids:
             self._by_token[token] = market
+        self._market_send(self._channel.listed(market, self.now_ms()), self.now_ms())
         return listed
 
     def _settle(self, listed: _Listed, now: int) -> None:
         resolved, report = listed.model.settle(now)
         listed.settled = True
-        frame = frames.resolved_frame(
-            listed.market, resolved.winning_token_id, resolved.winning_outcome.value, now
-        ).decode()
-        for token in listed.market.token_ids:
-            self._market_publish(token, frame, now)
+        outgoing = self._channel.resolved(
+            listed.market, resolved.winning_token_id, resolved.winning_outcome, now
+        )
+        self._market_send(outgoing, now)
         self._publish(report, now)
 
     def _forget_old_rounds(self, now: int) -> None:
@@ -197,8 +204,8 @@ class SimVenue:
     # --- publishing ------------------------------------------------------------------------------
 
     def _publish(self, report: EngineReport, now: int) -> None:
-        for token, frame in frames.market_frames(report.market_events, self._by_token.get):
-            self._market_publish(token, frame.decode(), now)
+        for outgoing in self._channel.frames(report.market_events, now):
+            self._market_send(outgoing, now)
         for order in report.orders:
             creds = self.creds_by_key.get(order.owner)
             if creds is not None:
@@ -210,10 +217,10 @@ class SimVenue:
                 frame = frames.trade_frame(trade, self._fee_bps(market), creds.address)
                 self._user_publish(trade.owner, frame.decode(), now)
 
-    def _market_publish(self, token: str, frame: str, now: int) -> None:
+    def _market_send(self, outgoing: Outgoing, now: int) -> None:
         self._inject_malformed("market")
         if not self.faults.silenced("market", now):
-            self.hubs.market.publish(token, frame)
+            self.hubs.market.send(outgoing)
 
     def _user_publish(self, owner: str, frame: str, now: int) -> None:
         self._inject_malformed("user")
@@ -230,9 +237,7 @@ class SimVenue:
             return
         self._published_second_ms = second
         for topic, symbol, price in self._price_points(second):
-            frame = wire.encode_rtds_price(
-                topic=topic, symbol=symbol, price=price, source_ts_ms=second, sent_ms=now
-            ).decode()
+            frame = frames.rtds_update(topic, symbol, price, source_ts_ms=second, sent_ms=now)
             self._inject_malformed("rtds")
             if not self.faults.silenced("rtds", now):
                 self.hubs.rtds.publish(f"{topic}|{symbol}", frame)
@@ -332,18 +337,18 @@ class SimVenue:
         return market
 
     def tick_size(self, token_id: str) -> dict[str, Any]:
-        return {"minimum_tick_size": float(self._market_of_token(token_id).tick_size)}
+        market = self._market_of_token(token_id)
+        return {"minimum_tick_size": float(self._engine.tick_size(market.condition_id))}
 
     def fee_rate(self, token_id: str) -> dict[str, Any]:
         return {"base_fee": self._fee_bps(self._market_of_token(token_id))}
 
     def book(self, token_id: str) -> dict[str, Any]:
         market = self._market_of_token(token_id)
-        snapshot = self._engine.book_snapshot(token_id, self.now_ms())
-        message = frames.book_frame(market, snapshot)
+        message = self._channel.book(token_id, self.now_ms())
         body: dict[str, Any] = msgspec.to_builtins(message)
         body.pop("event_type", None)
-        body.update(min_order_size=str(market.min_order_size), neg_risk=False)
+        body.update(min_order_size=frames.plain(market.min_order_size), neg_risk=False)
         return body
 
     def market_by_token(self, token_id: str) -> dict[str, Any]:
@@ -359,13 +364,60 @@ class SimVenue:
         schedule = market.fee_schedule
         return {
             "t": [{"t": market.up_token_id, "o": "Up"}, {"t": market.down_token_id, "o": "Down"}],
-            "mts": float(market.tick_size),
+            "mts": float(self._engine.tick_size(market.condition_id)),
             "nr": False,
             "fd": {"r": float(schedule.rate), "e": schedule.exponent, "to": schedule.taker_only},
             "mos": int(market.min_order_size),
             "mbf": 1000,
             "tbf": 1000,
+            "itode": self.config.taker_delay_ms > 0,
         }
+
+    def midpoint(self, token_id: str) -> dict[str, str]:
+        return {"mid": market_data.midpoint(self._snapshot(token_id))}
+
+    def price(self, token_id: str, side: str) -> dict[str, str]:
+        try:
+            wanted = Side(side.upper())
+        except ValueError:
+            raise VenueRefusal("Invalid side") from None
+        return {"price": market_data.price(self._snapshot(token_id), wanted)}
+
+    def spread(self, token_id: str) -> dict[str, str]:
+        return {"spread": market_data.spread(self._snapshot(token_id))}
+
+    def last_trade_price(self, token_id: str) -> dict[str, str]:
+        self._snapshot(token_id)
+        return market_data.last_trade(self._engine.last_trade(token_id))
+
+    def market(self, condition_id: str) -> dict[str, Any]:
+        """GET /markets/{condition_id}, for the rounds the venue lists."""
+        listed = next((m for m in self._listed.values() if m.market.condition_id == condition_id), None)
+        if listed is None:
+            raise VenueRefusal("market not found", 404)
+        now = self.now_ms()
+        started = now >= listed.model.round.open_ms
+        winner = listed.model.outcome if listed.settled else None
+        up = Decimal(str(round(listed.model.fair_up(now), 3))) if started else Decimal("0.5")
+        return market_data.market_json(
+            listed.market,
+            now=ms_to_datetime(now),
+            tick_size=self._engine.tick_size(condition_id),
+            up_price=Decimal(1 if winner is Outcome.UP else 0) if winner is not None else up,
+            winner=winner,
+        )
+
+    def change_tick(self, condition_id: str, tick: Decimal) -> dict[str, str]:
+        """Set a market's tick now, as the venue does near the extremes (the market channel announces it)."""
+        if not self._engine.has_market(condition_id):
+            raise VenueRefusal("market not found", 404)
+        old = self._engine.change_tick(condition_id, tick)
+        return {"market": condition_id, "old_tick_size": str(old), "new_tick_size": str(tick)}
+
+    def _snapshot(self, token_id: str) -> BookSnapshot:
+        if token_id not in self._by_token:
+            raise VenueRefusal(market_data.NO_ORDERBOOK, 404)
+        return self._engine.book_snapshot(token_id, self.now_ms())
 
     # --- CLOB: keys and accounts -----------------------------------------------------------------
 
@@ -405,8 +457,10 @@ class SimVenue:
         if int(order.get("signatureType", 0)) != 0:
             raise VenueRefusal("the simulated venue verifies EOA (signature type 0) orders only")
         signer = order_signer(order, self.chain_id)
-        if not signer or signer != str(order["signer"]).lower() or signer != creds.address.lower():
+        if not signer or signer != str(order["signer"]).lower():
             raise VenueRefusal("invalid signature")
+        if signer != creds.address.lower():
+            raise VenueRefusal("the order owner has to be the owner of the API KEY")
         order_id = order_hash(order, self.chain_id)
         sim_order = self._sim_order(order_id, order, payload, creds)
         allowance = self.config.collateral_allowance
@@ -446,7 +500,7 @@ class SimVenue:
         shares, collateral = (taker, maker) if side is Side.BUY else (maker, taker)
         price = collateral / shares
         if order_type in (OrderType.FOK, OrderType.FAK):
-            price = price.quantize(market.tick_size, rounding=ROUND_HALF_EVEN)
+            price = price.quantize(self._engine.tick_size(market.condition_id), rounding=ROUND_HALF_EVEN)
         if order_type is OrderType.GTD and not expiration_s:
             raise VenueRefusal("invalid expiration")
         return SimOrder(
@@ -539,20 +593,12 @@ class SimVenue:
     # --- websockets -----------------------------------------------------------------------------------
 
     def greet_market(self, subscriber: Subscriber, message: Any) -> Iterable[str]:
-        tokens = message.get("assets_ids") if isinstance(message, dict) else None
-        if not isinstance(tokens, list):
+        """A subscription or a change of it, answered with the books of the tokens it adds."""
+        tokens = subscribe_market(subscriber, message)
+        if tokens is None:
             return [json.dumps({"error": "expected assets_ids"})]
-        if message.get("operation") == "unsubscribe":
-            subscriber.keys.difference_update(str(token) for token in tokens)
-            return []
-        subscriber.keys.update(str(token) for token in tokens)
-        now = self.now_ms()
-        books = [
-            frames.book_frame(self._by_token[token], self._engine.book_snapshot(token, now))
-            for token in map(str, tokens)
-            if token in self._by_token
-        ]
-        return [wire.encode(books).decode()] if books else []
+        books = self._channel.books(tokens, self.now_ms())
+        return [books] if books else []
 
     def greet_user(self, subscriber: Subscriber, message: Any) -> Iterable[str]:
         auth = message.get("auth") if isinstance(message, dict) else None
@@ -628,6 +674,9 @@ class SimVenue:
 
     def arm_faults(self, request: FaultRequest) -> None:
         self.faults.arm(request, self.now_ms())
+        if request.btc_jump_pct:
+            at_ms = self._path.jump(self.now_ms(), request.btc_jump_pct)
+            log.info("sim: BTC jumps %+.2f%% from %d", request.btc_jump_pct, at_ms)
         for channel in request.drop:
             dropped = self.hubs.by_name(channel).drop_all()
             log.info("sim: dropped %d %s connections", dropped, channel)

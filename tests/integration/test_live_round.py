@@ -14,7 +14,6 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -62,6 +61,7 @@ from core.store.models import (
 )
 from core.store.outbox import Outbox
 from core.store.writer import insert_rows
+from tests.support.clocks import ShiftedClock
 
 KEY = "0x" + "5c" * 32
 ADDRESS = Account.from_key(KEY).address
@@ -77,22 +77,6 @@ RECIPE = EngineRecipe(
     policy=PolicyConfig(min_interval_ms=1_000),
     cutoff_s=1,
 )
-
-
-@dataclass(slots=True)
-class ShiftedClock:
-    """The wall clock moved by a fixed offset: venue and agent agree on it, and rounds come when wanted."""
-
-    offset_ms: int
-
-    def now_ms(self) -> int:
-        return time.time_ns() // 1_000_000 + self.offset_ms
-
-    def now(self) -> datetime:
-        return ms_to_datetime(self.now_ms())
-
-    async def sleep_until(self, ts_ms: int) -> None:
-        await asyncio.sleep(max(0.0, (ts_ms - self.now_ms()) / 1000))
 
 
 @dataclass(slots=True)
@@ -124,6 +108,12 @@ def venue(**config: Any) -> Iterator[Venue]:
 @pytest.fixture
 def sim() -> Iterator[Venue]:
     yield from venue()
+
+
+@pytest.fixture
+def delayed_sim() -> Iterator[Venue]:
+    """The venue as the real crypto markets are since 2026: a taker waits about 250 ms as `delayed`."""
+    yield from venue(taker_delay_ms=250)
 
 
 def settings_for(sim: Venue, **overrides: Any) -> Settings:
@@ -174,7 +164,10 @@ def store_rows(url: str, kind: type, slug: str | None = None) -> list[Any]:
 
 
 @pytest.mark.slow
-def test_a_live_round_trades_on_the_venue_and_the_store_equals_its_ledger(sim: Venue, tmp_path: Path) -> None:
+def test_a_live_round_trades_on_the_venue_and_the_store_equals_its_ledger(
+    delayed_sim: Venue, tmp_path: Path
+) -> None:
+    sim = delayed_sim
     settings = settings_for(sim)
     url = f"sqlite:///{tmp_path / 'agent.sqlite'}"
     migrate(url)

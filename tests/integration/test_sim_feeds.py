@@ -25,6 +25,7 @@ from core.adapters.polymarket.user_ws import UserFeed
 from core.clock import WallClock
 from core.events import (
     BookDelta,
+    BookReset,
     BookSnapshot,
     Event,
     FeedStatus,
@@ -179,9 +180,15 @@ def test_user_feed_reports_our_order_and_its_fill(sim: SimServer) -> None:
     async def trade(_: list[Event]) -> None:
         await asyncio.sleep(0.5)
         book = httpx.get(f"{sim.urls.clob_url}/book", params={"token_id": token}).json()
-        limit = min(Decimal("0.99"), Decimal(book["asks"][-1]["price"]) + Decimal("0.03"))
+        tick = Decimal(book["tick_size"])  # 0.001 once the round nears an extreme
+        limit = min(1 - tick, Decimal(book["asks"][-1]["price"]) + 3 * tick)
         request = OrderRequest(
-            token, Side.BUY, limit, (Decimal(2) / limit).quantize(Decimal(1)) + 1, OrderType.FAK
+            token,
+            Side.BUY,
+            limit,
+            (Decimal(2) / limit).quantize(Decimal(1)) + 1,
+            OrderType.FAK,
+            tick_size=tick,
         )
         placed.append((await asyncio.to_thread(port.place, request)).venue_order_id)
 
@@ -205,11 +212,19 @@ def test_market_feed_reconnects_and_resubscribes_after_fifty_forced_drops(sim: S
     async def drop_fifty(events: list[Event]) -> None:
         while not events:
             await asyncio.sleep(0.01)
+
+        def resubscribed(since: int) -> bool:
+            """A new connection announced itself (BookReset) and its subscription brought a snapshot (the
+            venue also re-sends books after trades, so a snapshot alone proves nothing)."""
+            later = events[since:]
+            reset = next((i for i, e in enumerate(later) if isinstance(e, BookReset)), None)
+            return reset is not None and any(isinstance(e, BookSnapshot) for e in later[reset:])
+
         for _ in range(50):
-            snapshots_before = sum(isinstance(e, BookSnapshot) for e in events)
+            since = len(events)
             dropped_at = time.monotonic()
             await asyncio.to_thread(arm, sim, drop=["market"])
-            while sum(isinstance(e, BookSnapshot) for e in events) == snapshots_before:
+            while not resubscribed(since):
                 if time.monotonic() - dropped_at > 5:
                     raise AssertionError("no resubscription within 5 s")
                 await asyncio.sleep(0.005)

@@ -14,8 +14,12 @@ from pydantic import SecretStr
 
 from core.adapters.polymarket.clob import ClobOrderPort, OrderRequest
 from core.adapters.polymarket.gamma import GammaClient, GammaError, MarketInfo
+from core.config import Settings
 from core.errors import ErrorCategory, VenueError
-from core.events import OrderType, Side
+from core.events import OrderStatus, OrderType, OrderUpdate, Outcome, Side, TickSizeChange
+from core.execution.base import ApprovedOrder, OrderIntent
+from core.execution.live import LiveExecutor, LivePermit, MarketTerms
+from core.risk.verdict import ReasonCode, RiskVerdict
 from core.sim.server import SimServer
 from core.sim.venue import SimConfig
 
@@ -52,6 +56,19 @@ def best_levels(sim: SimServer, token_id: str) -> tuple[Decimal, Decimal]:
             return Decimal(book["bids"][-1]["price"]), Decimal(book["asks"][-1]["price"])
         time.sleep(0.1)
     raise AssertionError("no two-sided book")
+
+
+def tick_of(sim: SimServer, token_id: str) -> Decimal:
+    """The market's tick now: 0.001 once its book nears an extreme."""
+    answer = httpx.get(f"{sim.urls.clob_url}/tick-size", params={"token_id": token_id}).json()
+    return Decimal(str(answer["minimum_tick_size"]))  # a JSON number, as on the venue
+
+
+def round_ahead(sim: SimServer, rounds: int) -> dict[str, str]:
+    """A listed round that has not opened (1 or 2 after the current one): its market is ours to change."""
+    state = httpx.get(f"{sim.base_url}/_sim/state").json()
+    later = sorted(slug for slug in state["rounds"] if slug > state["current_round"])
+    return dict(state["rounds"][later[rounds - 1]])
 
 
 def quoted_token(sim: SimServer, market: MarketInfo) -> str:
@@ -96,7 +113,9 @@ def test_a_resting_order_is_listed_and_cancelled(
     token = quoted_token(sim, market)
     bid, _ = best_levels(sim, token)
     low = max(Decimal("0.01"), bid - Decimal("0.05"))
-    placed = port.place(OrderRequest(token, Side.BUY, low, Decimal(10), OrderType.GTC))
+    placed = port.place(
+        OrderRequest(token, Side.BUY, low, Decimal(10), OrderType.GTC, tick_size=tick_of(sim, token))
+    )
     assert placed.status == "live"
     assert [order["id"] for order in port.open_orders(asset_id=token)] == [placed.venue_order_id]
     assert port.cancel(placed.venue_order_id)
@@ -108,8 +127,10 @@ def test_a_marketable_order_fills_and_its_trade_is_listed(
 ) -> None:
     token = quoted_token(sim, market)
     _, ask = best_levels(sim, token)
-    size = (Decimal(2) / ask).quantize(Decimal(1)) + 1
-    placed = port.place(OrderRequest(token, Side.BUY, ask, size, OrderType.FAK))
+    tick = tick_of(sim, token)
+    limit = min(1 - tick, ask + Decimal("0.03"))  # the market maker may requote before the order lands
+    size = (Decimal(2) / limit).quantize(Decimal(1)) + 1
+    placed = port.place(OrderRequest(token, Side.BUY, limit, size, OrderType.FAK, tick_size=tick))
     assert placed.status == "matched"
     assert placed.trade_ids
     trades = port.trades(trade_id=placed.trade_ids[0])
@@ -145,7 +166,16 @@ def test_a_fill_or_kill_the_book_cannot_fill_is_rejected_with_the_venue_message(
     _, ask = best_levels(sim, token)
     more_than_the_market_maker_ever_quotes = Decimal(5 * 300 + 1)
     with pytest.raises(VenueError) as caught:
-        port.place(OrderRequest(token, Side.BUY, ask, more_than_the_market_maker_ever_quotes, OrderType.FOK))
+        port.place(
+            OrderRequest(
+                token,
+                Side.BUY,
+                ask,
+                more_than_the_market_maker_ever_quotes,
+                OrderType.FOK,
+                tick_size=tick_of(sim, token),
+            )
+        )
     assert caught.value.category is ErrorCategory.REJECTED
     assert caught.value.message == "order couldn't be fully filled. FOK orders are fully filled or killed."
 
@@ -191,7 +221,12 @@ def test_a_lost_answer_is_unknown_and_reconciliation_finds_the_order_without_res
     token = quoted_token(sim, market)
     bid, _ = best_levels(sim, token)
     request = OrderRequest(
-        token, Side.BUY, max(Decimal("0.01"), bid - Decimal("0.05")), Decimal(10), OrderType.GTC
+        token,
+        Side.BUY,
+        max(Decimal("0.01"), bid - Decimal("0.05")),
+        Decimal(10),
+        OrderType.GTC,
+        tick_size=tick_of(sim, token),
     )
     arm(sim, lose_order_responses=1)
     with pytest.raises(VenueError) as caught:
@@ -246,3 +281,70 @@ def test_an_order_is_signed_at_exactly_its_price_and_size(
     signed = port.prepare(request).signed
     assert int(signed.makerAmount) == int(Decimal(price) * size * 1_000_000), "pUSD paid: price x size"
     assert int(signed.takerAmount) == size * 1_000_000, "shares received"
+
+
+# --- the tick changes near the extremes; the client caches a token's first tick forever -------------------
+
+
+def test_the_port_signs_on_the_markets_new_tick_although_the_client_cached_the_old_one(
+    sim: SimServer, port: ClobOrderPort
+) -> None:
+    """py-clob-client-v2 refuses a 0.001 price once it cached 0.01 for the token: 'invalid tick size (0.001),
+    minimum for the market is 0.01'. The port signs on the tick the request names."""
+    ahead = round_ahead(sim, 1)
+    token = ahead["up_token_id"]
+    coarse = port.place(OrderRequest(token, Side.BUY, Decimal("0.01"), Decimal(10), OrderType.GTC))
+    assert coarse.status == "live"
+    changed = httpx.post(
+        f"{sim.base_url}/_sim/tick-size", json={"condition_id": ahead["condition_id"], "tick_size": "0.001"}
+    )
+    assert changed.json() == {
+        "market": ahead["condition_id"],
+        "old_tick_size": "0.01",
+        "new_tick_size": "0.001",
+    }
+    assert tick_of(sim, token) == Decimal("0.001")
+    request = OrderRequest(
+        token, Side.BUY, Decimal("0.005"), Decimal(300), OrderType.GTC, tick_size=Decimal("0.001")
+    )
+    fine = port.place(request)
+    assert fine.status == "live"
+    signed = port.prepare(request).signed
+    assert int(signed.makerAmount) == 1_500_000, "signed at 0.005: 300 shares for 1.5 pUSD"
+    [resting] = [o for o in port.open_orders(asset_id=token) if o["id"] == fine.venue_order_id]
+    assert Decimal(resting["price"]) == Decimal("0.005")
+    port.cancel_all()
+
+
+def test_the_live_executor_signs_on_the_tick_the_market_channel_announced(sim: SimServer) -> None:
+    ahead = round_ahead(sim, 2)
+    token = ahead["up_token_id"]
+    port = ClobOrderPort(sim.urls.clob_url, KEY)
+    port.ensure_creds()
+    port.place(OrderRequest(token, Side.BUY, Decimal("0.02"), Decimal(10), OrderType.GTC))  # caches 0.01
+    httpx.post(
+        f"{sim.base_url}/_sim/tick-size", json={"condition_id": ahead["condition_id"], "tick_size": "0.001"}
+    ).raise_for_status()
+    settings = Settings(mode="live", private_key=KEY, live_confirmed=True)
+    terms = MarketTerms(ahead["condition_id"], tick_size=Decimal("0.01"), min_order_size=Decimal(5))
+    executor = LiveExecutor(port, LivePermit.from_settings(settings), terms)
+    executor.observe(TickSizeChange(ts_ms=0, token_id=token, tick_size=Decimal("0.001")))
+    intent = OrderIntent(
+        order_id="fine-tick",
+        round_slug=ahead["condition_id"],
+        token_id=token,
+        outcome=Outcome.UP,
+        side=Side.BUY,
+        price=Decimal("0.007"),
+        size=Decimal(200),
+        order_type=OrderType.GTC,
+        decision_id=None,
+        strategy="test",
+    )
+    executor.submit(ApprovedOrder(intent, RiskVerdict("v", "fine-tick", True, ReasonCode.OK, "ok")), 0)
+    assert executor.wait_idle()
+    [update] = executor.poll(0)
+    assert isinstance(update, OrderUpdate)
+    assert update.status is OrderStatus.LIVE
+    executor.close()
+    port.cancel_all()

@@ -2,7 +2,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from core.errors import ErrorCategory
@@ -22,8 +22,10 @@ from core.events import (
 )
 from core.execution.base import ApprovedOrder, ExecutionError, ExecutionEvent, Executor, OrderIntent
 from core.execution.paper import PaperExecutor
+from core.market import venue_rules
 from core.market.book import TokenBook
 from core.market.fees import CRYPTO_FEES_V2, taker_fee
+from core.market.venue_rules import UP_DOWN_MINIMUMS
 from core.risk.verdict import ReasonCode, RiskVerdict
 
 UP, DOWN = "up-token", "down-token"
@@ -124,6 +126,12 @@ def books_and_orders(draw: st.DrawFn) -> tuple[TokenBook, Side, Decimal, Decimal
     return book, draw(st.sampled_from(Side)), draw(cents), draw(sizes), draw(order_types)
 
 
+def within_venue_rules(book: TokenBook, side: Side, price: Decimal, size: Decimal, kind: OrderType) -> bool:
+    crosses = venue_rules.crosses(side, price, best_bid=book.best_bid, best_ask=book.best_ask)
+    terms = venue_rules.OrderTerms("o", side, price, size, kind, crosses=crosses)
+    return venue_rules.check(terms, book.tick, UP_DOWN_MINIMUMS) is None
+
+
 def depth_within(book: TokenBook, side: Side, limit: Decimal) -> dict[Decimal, Decimal]:
     if side is Side.BUY:
         return {p: s for p, s in book.asks.items() if p <= limit}
@@ -163,6 +171,7 @@ def test_fok_fills_completely_or_not_at_all(
     case: tuple[TokenBook, Side, Decimal, Decimal, OrderType],
 ) -> None:
     book, side, limit, size, _ = case
+    assume(within_venue_rules(book, side, limit, size, OrderType.FOK))
     enough = sum(depth_within(book, side, limit).values(), D(0)) >= size
     executor = paper(book)
     results = executor.submit(approved("o1", side, limit, size, OrderType.FOK), T0)
@@ -178,6 +187,7 @@ def test_fok_fills_completely_or_not_at_all(
 @given(books_and_orders())
 def test_fak_never_rests(case: tuple[TokenBook, Side, Decimal, Decimal, OrderType]) -> None:
     book, side, limit, size, _ = case
+    assume(within_venue_rules(book, side, limit, size, OrderType.FAK))
     executor = paper(book)
     results = executor.submit(approved("o1", side, limit, size, OrderType.FAK), T0)
     filled = sum((f.size for f in fills(results)), D(0))
@@ -342,6 +352,45 @@ def test_venue_refusals_come_back_as_rejected_updates_and_errors() -> None:
         "post-only-fok": "post_only",
         "stale-gtd": "invalid_expiration",
     }
+
+
+@pytest.mark.parametrize(
+    ("order", "reason", "message"),
+    [
+        (
+            approved("small-gtc", Side.BUY, "0.40", 3, OrderType.GTC),
+            "min_size",
+            "order small-gtc is invalid. Size (3) lower than the minimum: 5",
+        ),
+        (
+            approved("cheap-cross", Side.BUY, "0.10", 5, OrderType.GTC),
+            "min_notional",
+            "invalid amount for a marketable BUY order ($0.5), min size: $1",
+        ),
+        (
+            approved("cheap-fak", Side.BUY, "0.10", 9),
+            "min_notional",
+            "invalid amount for a marketable BUY order ($0.9), min size: $1",
+        ),
+    ],
+)
+def test_paper_refuses_what_the_venue_refuses_with_its_words(
+    order: ApprovedOrder, reason: str, message: str
+) -> None:
+    """A 3-share resting order and a crossing GTC buy under $1 used to fill on paper."""
+    book = book_of(bids={"0.05": 100}, asks={"0.10": 100})
+    results = paper(book).submit(order, T0)
+    assert [u.status for u in updates(results)] == [OrderStatus.REJECTED]
+    assert [(e.reason, e.message) for e in errors(results)] == [(reason, message)]
+    assert fills(results) == []
+    assert book.asks == {D("0.10"): D(100)}
+
+
+def test_a_resting_buy_under_one_dollar_that_does_not_cross_is_accepted() -> None:
+    executor = paper(book_of(bids={"0.05": 100}, asks={"0.10": 100}))
+    assert last_status(executor.submit(approved("o1", Side.BUY, "0.05", 5, OrderType.GTC), T0)) is (
+        OrderStatus.LIVE
+    )
 
 
 def test_a_duplicate_order_id_is_refused_without_touching_the_first_order() -> None:

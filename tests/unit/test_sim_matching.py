@@ -10,6 +10,7 @@ from core.sim.book import MARKET_MAKER
 from core.sim.market_maker import TakerIntent
 from core.sim.matching import (
     ALREADY_CLOSED,
+    DELAYED_NOT_CANCELABLE,
     FAK_KILLED,
     FOK_KILLED,
     INVALID_EXPIRATION,
@@ -451,3 +452,120 @@ def test_every_order_gets_an_answer_and_a_refusal_changes_nothing(spec: SimOrder
         assert engine.collateral(ME) == 100
         assert engine.open_orders(ME) == []
         assert engine.book(CID).depth(Side.BUY) == engine.book(CID).depth(Side.SELL) == 20
+
+
+# --- delayed takers (crypto Up/Down markets hold takers ~250 ms) -------------------------------------
+
+DELAY_MS = 250
+
+
+def delayed_engine(
+    bids: dict[str, int] | None = None, asks: dict[str, int] | None = None, collateral: int = 100
+) -> MatchingEngine:
+    engine = MatchingEngine(seed=1, taker_delay_ms=DELAY_MS)
+    engine.add_market(MARKET)
+    ladder = {(Side.BUY, D(p)): D(s) for p, s in (bids or {}).items()}
+    ladder |= {(Side.SELL, D(p)): D(s) for p, s in (asks or {}).items()}
+    engine.apply_quotes(CID, ladder, T0)
+    engine.open_account(ME, D(collateral))
+    return engine
+
+
+@pytest.mark.parametrize(
+    "taker",
+    [
+        order("fok", Side.BUY, "0.52", 10, OrderType.FOK),
+        order("fak", Side.BUY, "0.52", 10, OrderType.FAK),
+        order("crossing-gtc", Side.BUY, "0.52", 10),
+    ],
+)
+def test_a_taker_is_answered_delayed_and_matched_after_the_delay(taker: SimOrder) -> None:
+    engine = delayed_engine(asks={"0.52": 50})
+    result = engine.submit(taker, T0)
+    assert (result.accepted, result.status, result.trade_ids) == (True, VenueOrderStatus.DELAYED, ())
+    assert result.report.trades == ()
+    assert engine.book(CID).total(Side.SELL, D("0.52")) == 50, "nothing taken yet"
+    assert engine.advance(T0 + DELAY_MS - 1).trades == ()
+    released = engine.advance(T0 + DELAY_MS)
+    assert [(t.order_id, t.size, t.liquidity) for t in released.trades] == [
+        (taker.order_id, D(10), Liquidity.TAKER)
+    ]
+    assert [o.status for o in released.orders] == [VenueOrderStatus.MATCHED]
+    assert engine.book(CID).total(Side.SELL, D("0.52")) == 40
+
+
+def test_a_resting_order_that_does_not_cross_is_not_delayed() -> None:
+    result = delayed_engine(asks={"0.52": 50}).submit(order("o1", Side.BUY, "0.40", 10), T0)
+    assert result.status is VenueOrderStatus.LIVE
+
+
+def test_a_delayed_order_cannot_be_cancelled_and_reserves_its_cost() -> None:
+    engine = delayed_engine(asks={"0.50": 50}, collateral=10)
+    engine.submit(order("o1", Side.BUY, "0.50", 10, OrderType.FAK), T0)
+    assert engine.available_collateral(ME) == D(10) - D(5) - taker_fee(D(10), D("0.50"), CRYPTO_FEES_V2)
+    refused = engine.cancel(ME, "o1", T0 + 10)
+    assert (refused.canceled, dict(refused.not_canceled)) == ((), {"o1": DELAYED_NOT_CANCELABLE})
+    assert dict(engine.cancel_all(ME, T0 + 20).not_canceled) == {"o1": DELAYED_NOT_CANCELABLE}
+    assert engine.submit(order("o2", Side.BUY, "0.50", 10, OrderType.FAK), T0 + 30).error == (
+        NOT_ENOUGH_BALANCE
+    )
+    assert engine.submit(order("o1", Side.BUY, "0.50", 10, OrderType.FAK), T0 + 40).error == (
+        "order o1 is invalid. Duplicated."
+    ), "an identical resubmission is refused"
+
+
+def test_a_delayed_fok_the_book_no_longer_fills_is_killed_at_release() -> None:
+    engine = delayed_engine(asks={"0.52": 10})
+    engine.submit(order("o1", Side.BUY, "0.52", 10, OrderType.FOK), T0)
+    take(engine, Side.BUY, 5, "0.52", at=T0 + 100)  # someone else gets there first
+    [killed] = engine.advance(T0 + DELAY_MS).orders
+    assert (killed.order_id, killed.status, killed.size_matched) == ("o1", VenueOrderStatus.UNMATCHED, D(0))
+    assert engine.available_collateral(ME) == 100
+
+
+def test_a_delayed_gtc_that_no_longer_crosses_rests_at_release() -> None:
+    engine = delayed_engine(asks={"0.52": 10})
+    engine.submit(order("o1", Side.BUY, "0.52", 10), T0)
+    take(engine, Side.BUY, 10, "0.52", at=T0 + 100)
+    [rested] = engine.advance(T0 + DELAY_MS).orders
+    assert (rested.status, rested.size_matched) == (VenueOrderStatus.LIVE, D(0))
+    assert [v.order_id for v in engine.open_orders(ME)] == ["o1"]
+    assert engine.book(CID).total(Side.BUY, D("0.52")) == 10
+
+
+def test_a_resolution_cancels_a_delayed_order() -> None:
+    engine = delayed_engine(asks={"0.52": 50})
+    engine.submit(order("o1", Side.BUY, "0.52", 10, OrderType.FAK), T0)
+    report = engine.resolve(CID, Outcome.DOWN, T0 + 10)
+    assert [(o.order_id, o.status, o.cancel_reason) for o in report.orders] == [
+        ("o1", VenueOrderStatus.CANCELED, CancelReason.MARKET_RESOLVED)
+    ]
+    assert engine.advance(T0 + DELAY_MS).trades == ()
+    assert engine.collateral(ME) == 100
+
+
+# --- the tick, and the last trade ---------------------------------------------------------------------
+
+
+def test_after_a_tick_change_prices_on_the_finer_grid_are_accepted() -> None:
+    engine = engine_with_book(asks={"0.99": 50})
+    assert (
+        "breaks minimum tick size rule: 0.01" in engine.submit(order("o1", Side.BUY, "0.975", 10), T0).error
+    )
+    assert engine.change_tick(CID, D("0.001")) == D("0.01")
+    assert engine.tick_size(CID) == D("0.001")
+    placed = engine.submit(order("o2", Side.BUY, "0.975", 10), T0)
+    assert (placed.accepted, placed.status) == (True, VenueOrderStatus.LIVE)
+    assert engine.book(CID).total(Side.BUY, D("0.975")) == 10
+    assert engine.cancel(ME, "o2", T0).canceled == ("o2",)
+    assert engine.book(CID).total(Side.BUY, D("0.975")) == 0
+
+
+def test_the_last_trade_is_kept_per_token_with_the_takers_side() -> None:
+    engine = engine_with_book(bids={"0.40": 50}, asks={"0.60": 50})
+    assert engine.last_trade(UP) is None
+    take(engine, Side.SELL, 5, "0.40")
+    assert engine.last_trade(UP) == (D("0.40"), Side.SELL)
+    engine.submit(order("o1", Side.BUY, "0.60", 10, OrderType.FAK, token=DOWN), T0)  # the Up bid at 0.40
+    assert engine.last_trade(DOWN) == (D("0.60"), Side.BUY)
+    assert engine.last_trade(UP) == (D("0.40"), Side.SELL)

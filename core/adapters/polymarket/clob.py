@@ -1,9 +1,11 @@
 """The order port on Polymarket's CLOB V2, through the official py-clob-client-v2.
 
-It pre-checks the venue's rules (tick grid, 5-share resting minimum, $1 marketable BUY) so a doomed order is
-never sent, posts with `defer_exec` so a post never blocks on trade settlement, and classifies every failure
-(core.errors.ErrorCategory). The venue's order id is the EIP-712 hash of the signed order, known before the
-post: after an unknown outcome the order is looked up by that id, never sent twice.
+It pre-checks the venue's rules (core.market.venue_rules: tick grid, 5-share resting minimum, $1 marketable
+BUY) so a doomed order is never sent, signs on the tick the request names (the client would otherwise sign
+on the first tick it cached for the token), posts with `defer_exec` so a post never blocks on trade
+settlement, and classifies every failure (core.errors.ErrorCategory). The venue's order id is the EIP-712
+hash of the signed order, known before the post: after an unknown outcome the order is looked up by that
+id, never sent twice.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from pydantic import SecretStr
 
 from core.errors import ErrorCategory, VenueError
 from core.events import OrderType, Side
+from core.market import venue_rules
+from core.market.venue_rules import OrderTerms, VenueMinimums
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +50,11 @@ _FATAL_MARKERS = ("not enough balance", "closed only", "unauthorized", "invalid 
 
 @dataclass(frozen=True, slots=True)
 class OrderRequest:
-    """What the agent wants on the book; the venue's minimums are checked against it before signing."""
+    """What the agent wants on the book; the venue's minimums are checked against it before signing.
+
+    `tick_size` is the market's tick now (it changes near the extremes); `crosses`: the caller saw the book
+    reach this price, so a GTC/GTD is marketable too and needs the $1 minimum of a marketable BUY.
+    """
 
     token_id: str
     side: Side
@@ -58,6 +66,7 @@ class OrderRequest:
     neg_risk: bool = False
     post_only: bool = False
     expiration_s: int = 0
+    crosses: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,31 +136,18 @@ def _pusd(amount: Any) -> Decimal:
         raise VenueError(ErrorCategory.TRANSIENT, "bad_response", f"unexpected amount {amount!r}") from None
 
 
-def check_venue_rules(request: OrderRequest) -> None:
-    """Refuse locally what the venue would refuse: off-grid prices, small resting orders, tiny buys."""
-    tick = request.tick_size
-    if not tick <= request.price <= 1 - tick or request.price % tick:
-        raise VenueError(
-            ErrorCategory.REJECTED,
-            "tick_grid",
-            f"price {request.price} is off the {tick} grid or out of range",
-        )
-    if request.size <= 0:
-        raise VenueError(ErrorCategory.REJECTED, "size", f"size {request.size} must be positive")
-    resting = request.order_type in (OrderType.GTC, OrderType.GTD)
-    if resting and request.size < request.min_size:
-        raise VenueError(
-            ErrorCategory.REJECTED,
-            "min_size",
-            f"resting size {request.size} is below {request.min_size} shares",
-        )
-    if not resting and request.side is Side.BUY and request.size * request.price < MARKETABLE_BUY_MINIMUM:
-        raise VenueError(
-            ErrorCategory.REJECTED,
-            "min_notional",
-            f"marketable BUY of ${request.size * request.price} is below the venue's $1 minimum",
-        )
-    if request.post_only and not resting:
+def check_venue_rules(request: OrderRequest, order_id: str = "(unsigned)") -> None:
+    """Refuse locally what the venue would refuse (off-grid prices, small resting orders, tiny marketable
+    buys), with its words; `order_id` names the order in them."""
+    terms = OrderTerms(
+        order_id, request.side, request.price, request.size, request.order_type, crosses=request.crosses
+    )
+    breach = venue_rules.check(
+        terms, request.tick_size, VenueMinimums(request.min_size, MARKETABLE_BUY_MINIMUM)
+    )
+    if breach is not None:
+        raise VenueError(ErrorCategory.REJECTED, breach.breach.value, breach.message)
+    if request.post_only and not terms.resting:
         raise VenueError(ErrorCategory.REJECTED, "post_only", "post-only applies to GTC/GTD orders only")
 
 
@@ -204,6 +200,12 @@ def _floor_safe(value: Decimal) -> float:
 _FLOOR_NUDGE = Decimal("1e-9")
 
 
+def _client_price(price: Decimal, tick: Decimal) -> float:
+    """`_floor_safe`, but never above the client's own bound `1 - float(tick)`, which it checks before
+    rounding (0.99 + nudge would be refused; 0.99 itself floors to 0.99)."""
+    return min(_floor_safe(price), 1 - float(tick))
+
+
 def _message(error: Any) -> str:
     if isinstance(error, Mapping):
         return str(error.get("error") or error.get("errorMsg") or error.get("error_msg") or error)
@@ -215,6 +217,19 @@ def _retry_after(exc: PolyApiException) -> float | None:
     if isinstance(error, Mapping) and error.get("retry_after_seconds") is not None:
         return float(error["retry_after_seconds"])
     return None
+
+
+class _TickAwareClient(ClobClient):  # type: ignore[misc]  # the client ships no type hints
+    """py-clob-client-v2, but a token's tick is the one we last signed on, not the first the client cached:
+    it caches a token's tick forever and refuses a finer price (0.001) once it holds a coarser tick (0.01),
+    while the venue refines the tick of Up/Down markets near the extremes."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.current_ticks: dict[str, str] = {}
+
+    def get_tick_size(self, token_id: str) -> Any:
+        return self.current_ticks.get(token_id) or super().get_tick_size(token_id)
 
 
 class ClobOrderPort:
@@ -231,7 +246,7 @@ class ClobOrderPort:
         funder: str | None = None,
     ) -> None:
         self._chain_id = chain_id
-        self._client = ClobClient(
+        self._client = _TickAwareClient(
             host,
             chain_id,
             key=private_key.get_secret_value(),
@@ -345,11 +360,13 @@ class ClobOrderPort:
         return str(hasher.build_order_hash(hasher.build_order_typed_data(signed)))
 
     def _sign(self, request: OrderRequest) -> Any:
-        options = PartialCreateOrderOptions(tick_size=str(request.tick_size), neg_risk=request.neg_risk)
+        tick = format(request.tick_size.normalize(), "f")
+        self._client.current_ticks[request.token_id] = tick
+        options = PartialCreateOrderOptions(tick_size=tick, neg_risk=request.neg_risk)
         if request.order_type in (OrderType.GTC, OrderType.GTD):
             args = OrderArgsV2(
                 token_id=request.token_id,
-                price=_floor_safe(request.price),
+                price=_client_price(request.price, request.tick_size),
                 size=_floor_safe(request.size),
                 side=request.side.value,
                 expiration=request.expiration_s,
@@ -360,7 +377,7 @@ class ClobOrderPort:
             token_id=request.token_id,
             amount=_floor_safe(amount),
             side=request.side.value,
-            price=_floor_safe(request.price),
+            price=_client_price(request.price, request.tick_size),
             order_type=request.order_type.value,
         )
         return self._client.create_market_order(market_args, options)

@@ -1,46 +1,41 @@
-"""Venue minimums, checked here so the venue never has to reject: the price is on the book's tick grid
-inside [tick, 1 - tick]; a resting order has at least the market's minimum size (5 shares); a marketable
-BUY is worth at least the minimum notional ($1). A marketable SELL has no minimum besides a positive size."""
+"""Venue minimums, checked here so the venue never has to reject (core.market.venue_rules, the same rules
+the paper executor, the order port and the simulated venue apply): the price is on the live book's tick
+grid inside [tick, 1 - tick]; a GTC/GTD order has at least the market's minimum size (5 shares); a
+marketable BUY (FOK/FAK, or a GTC/GTD crossing the book) is worth at least $1."""
 
 from __future__ import annotations
 
-from core.events import Side
 from core.execution.base import OrderIntent
-from core.money import ONE
+from core.market import venue_rules
+from core.market.venue_rules import Breach, VenueMinimums
 from core.risk.context import RiskContext
 from core.risk.limits import RiskLimits
 from core.risk.rules.base import Refusal, Rule
 from core.risk.verdict import ReasonCode
 
-SHORT_DESC = "Refuses orders off the tick grid, resting orders under 5 shares and marketable BUYs under $1."
+SHORT_DESC = (
+    "Refuses orders off the tick grid, resting orders under 5 shares and marketable BUYs under $1 "
+    "(a crossing GTC/GTD is marketable)."
+)
+
+_CODES = {
+    Breach.TICK_GRID: ReasonCode.TICK_GRID,
+    Breach.SIZE: ReasonCode.MIN_SIZE,
+    Breach.MIN_SIZE: ReasonCode.MIN_SIZE,
+    Breach.MIN_NOTIONAL: ReasonCode.MIN_NOTIONAL,
+}
 
 
 def check(intent: OrderIntent, ctx: RiskContext, limits: RiskLimits) -> Refusal | None:
-    tick = ctx.features.book(intent.outcome).tick
-    price, size, venue = intent.price, intent.size, ctx.venue
-    if not tick <= price <= ONE - tick or price % tick != 0:
-        return Refusal(
-            ReasonCode.TICK_GRID,
-            f"price {price} is not on the {tick} grid within [{tick}, {ONE - tick}]",
-            {"price": str(price), "tick": str(tick)},
-        )
-    if size <= 0:
-        return Refusal(ReasonCode.MIN_SIZE, f"size {size} is not positive", {"size": str(size)})
-    if not intent.marketable and size < venue.min_order_size:
-        return Refusal(
-            ReasonCode.MIN_SIZE,
-            f"resting order of {size} shares is under the venue minimum of {venue.min_order_size}",
-            {"size": str(size), "min_order_size": str(venue.min_order_size)},
-        )
-    notional = size * price
-    if intent.marketable and intent.side is Side.BUY and notional < venue.min_marketable_buy_notional:
-        return Refusal(
-            ReasonCode.MIN_NOTIONAL,
-            f"marketable BUY worth {notional} is under the venue minimum of "
-            f"{venue.min_marketable_buy_notional}",
-            {"notional": str(notional), "min_notional": str(venue.min_marketable_buy_notional)},
-        )
-    return None
+    book = ctx.features.book(intent.outcome)
+    terms = intent.terms(
+        crosses=venue_rules.crosses(intent.side, intent.price, best_bid=book.best_bid, best_ask=book.best_ask)
+    )
+    minimums = VenueMinimums(ctx.venue.min_order_size, ctx.venue.min_marketable_buy_notional)
+    breach = venue_rules.check(terms, book.tick, minimums)
+    if breach is None:
+        return None
+    return Refusal(_CODES[breach.breach], breach.message, dict(breach.details))
 
 
 RULE = Rule("venue_minimums", SHORT_DESC, check)
