@@ -17,6 +17,7 @@ from core.execution.paper import PaperExecutor
 from core.ids import IdFactory
 from core.market.rounds import Round
 from core.market.settlement import SettlementSource
+from core.market.venue_rules import VenueMinimums
 from core.risk.guard import RiskGuard
 from core.risk.limits import RiskLimits
 from core.risk.state import AccountState
@@ -74,6 +75,7 @@ def build_engine(
         executor = PaperExecutor(
             books,
             market.fee_schedule,
+            minimums=VenueMinimums(min_order_size=market.min_order_size),
             latency_ms=recipe.latency_ms,
             id_prefix=f"paper-{round_.open_s}" if attempt == 1 else f"paper-{round_.open_s}-{attempt}",
         )

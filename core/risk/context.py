@@ -17,7 +17,7 @@ class VenueTerms:
     min_order_size: Decimal = Decimal(5)
     """Smallest resting (GTC/GTD) order, in shares."""
     min_marketable_buy_notional: Decimal = Decimal(1)
-    """Smallest marketable (FOK/FAK) BUY, in collateral."""
+    """Smallest marketable BUY (FOK/FAK, or a GTC/GTD that crosses), in collateral."""
     fees: FeeSchedule = CRYPTO_FEES_V2
 
 
