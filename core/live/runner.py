@@ -49,6 +49,7 @@ from core.events import (
 from core.execution.base import Executor
 from core.live.halt import HALT_FILE_POLL_S, FailClosed, HaltFileWatch, halt_path
 from core.live.recovery import RoundHistory
+from core.live.state import STATE_EVERY_S, heartbeat, live_state
 from core.market.book import TokenBook
 from core.market.rounds import Round
 from core.market.settlement import settle_round
@@ -135,12 +136,15 @@ class TeeSink:
         self.alert = alert or progress
         self.on_trip = on_trip
         self.last_order_ms: int | None = None
+        self.latest_decision: DecisionRecord | None = None
         self.refused: Counter[str] = Counter()
 
     def put(self, row: SQLModel, *, sync: bool = False) -> None:
         self.inner.put(row, sync=sync)
         if isinstance(row, OrderRecord):
             self.last_order_ms = int(row.ts.timestamp() * 1000)
+        elif isinstance(row, DecisionRecord):
+            self.latest_decision = row
         if isinstance(row, RiskEventRecord) and row.kind == "trip" and self.on_trip is not None:
             self.on_trip(f"{row.reason_code}: {row.message}")
         if self.progress is None:
@@ -403,6 +407,7 @@ class RoundRunner:
         tasks.append(asyncio.create_task(self._tick()))
         books = [engine.features.book(outcome) for outcome in Outcome]
         tasks.append(asyncio.create_task(watch_books(books, market_feed)))
+        tasks.append(asyncio.create_task(self._publish_state(engine, feeds)))
         if self.venue is not None:
             tasks.append(asyncio.create_task(self.venue.keepalive()))
         tasks.append(asyncio.create_task(self._watch_halt(engine, outcome)))
@@ -502,6 +507,17 @@ class RoundRunner:
         while True:
             self._queue.put_nowait(Timer(ts_ms=self.clock.now_ms(), name="tick"))
             await asyncio.sleep(TICK_MS / 1000)
+
+    async def _publish_state(self, engine: RoundEngine, feeds: Sequence[FeedClient]) -> None:
+        """The round as the API shows it, every `STATE_EVERY_S`: a heartbeat row through the outbox."""
+        mode = self.settings.mode
+        while True:
+            healths = {h.feed: h for h in (feed.health() for feed in feeds)}
+            state = live_state(
+                engine, healths, mode=mode, now_ms=self.clock.now_ms(), latest=self.sink.latest_decision
+            )
+            self.sink.put(heartbeat(state))
+            await asyncio.sleep(STATE_EVERY_S)
 
     async def _watch_halt(self, engine: RoundEngine, outcome: RoundOutcome) -> None:
         """The kill switch as the round sees it. The halt file in the data directory is stat'ed every

@@ -50,8 +50,10 @@ from core.sim.server import SimServer
 from core.sim.venue import SimConfig
 from core.store.db import make_engine, migrate
 from core.store.models import (
+    DecisionRecord,
     FillRecord,
     FillRow,
+    HeartbeatRecord,
     OrderEventRecord,
     OrderEventRow,
     OrderRecord,
@@ -222,7 +224,7 @@ def test_a_live_round_trades_on_the_venue_and_the_store_equals_its_ledger(
 
 
 @pytest.mark.slow
-def test_a_paper_round_on_the_same_venue_leaves_its_ledger_empty(sim: Venue) -> None:
+def test_a_paper_round_leaves_the_ledger_empty_and_publishes_its_state_every_second(sim: Venue) -> None:
     settings = settings_for(sim, mode="paper", live_confirmed=False, private_key=None)
     sink = ListSink()
 
@@ -236,6 +238,42 @@ def test_a_paper_round_on_the_same_venue_leaves_its_ledger_empty(sim: Venue) -> 
     assert sim.ledger() == {"orders": [], "trades": []}
     accounts = httpx.get(f"{sim.server.base_url}/_sim/ledger").json()["accounts"]
     assert accounts == [], "paper mode never even derived API credentials"
+
+    rows = sink.rows
+    beats = [(i, row) for i, row in enumerate(rows) if isinstance(row, HeartbeatRecord)]
+    states = [row.details for _, row in beats]
+    assert len(beats) >= ROUND_S - 3, "about one state a second while the round runs"
+    assert {row.component for _, row in beats} == {"round:paper"}
+    assert {state["round_slug"] for state in states} == {sim.round.slug}
+    phases = [state["phase"] for state in states]
+    assert [p for i, p in enumerate(phases) if i == 0 or p != phases[i - 1]] == [
+        "warmup",
+        "active",
+        "cutoff",
+        "closing",
+    ]
+    to_close = [state["seconds_to_close"] for state in states]
+    assert to_close == sorted(to_close, reverse=True)
+    assert {"market", "rtds"} <= set(states[-1]["feeds"])
+    assert any(state["books"]["up"]["synced"] and state["books"]["down"]["synced"] for state in states)
+    for i, beat in beats:
+        decisions = [row for row in rows[:i] if isinstance(row, DecisionRecord)]
+        shown = beat.details["latest_decision"]
+        assert (shown is None) == (not decisions)
+        if decisions:
+            assert (shown["strategy"], shown["reason"]) == (decisions[-1].strategy, decisions[-1].reason)
+    fills = [row for row in rows if isinstance(row, FillRecord)]
+    bought = {
+        o: sum((Decimal(f.size) for f in fills if f.outcome == o and f.side == "BUY"), Decimal(0))
+        for o in ("up", "down")
+    }
+    sold = {
+        o: sum((Decimal(f.size) for f in fills if f.outcome == o and f.side == "SELL"), Decimal(0))
+        for o in ("up", "down")
+    }
+    assert {o: Decimal(v) for o, v in states[-1]["shares"].items()} == {
+        o: bought[o] - sold[o] for o in bought
+    }
 
 
 def start(sim: Venue, settings: Settings, limits: RiskLimits = LIMITS) -> str:
