@@ -20,6 +20,7 @@ from core.market.settlement import SettlementSource
 from core.market.venue_rules import VenueMinimums
 from core.risk.guard import RiskGuard
 from core.risk.limits import RiskLimits
+from core.risk.rules.stale_feed import FEEDS as STALE_TRIP_FEEDS
 from core.risk.state import AccountState
 from core.strategies import build_strategies
 
@@ -52,9 +53,12 @@ def build_engine(
     late_start: bool = False,
     volatility_prior: float | None = None,
     attempt: int = 1,
+    trip_feeds: tuple[str, ...] = STALE_TRIP_FEEDS,
 ) -> RoundEngine:
     """A paper engine unless an executor is given; ids derive from (run, round) so replays match, and
-    from the attempt after the first, so a resumed round never reuses an id of the attempt before it."""
+    from the attempt after the first, so a resumed round never reuses an id of the attempt before it.
+    `trip_feeds`: the feeds whose staleness trips the kill switch (live adds the user channel, which
+    alone reports our fills)."""
     ids = IdFactory(
         f"{run_id}:{round_.slug}" if attempt == 1 else f"{run_id}:{round_.slug}:attempt-{attempt}"
     )
@@ -85,7 +89,13 @@ def build_engine(
         features=features,
         strategies=build_strategies(recipe.strategies, recipe.params or None),
         policy=DecisionPolicy(recipe.policy),
-        guard=RiskGuard(recipe.limits, id_factory=ids, account=account, round_ms=round_.length_s * 1000),
+        guard=RiskGuard(
+            recipe.limits,
+            id_factory=ids,
+            account=account,
+            round_ms=round_.length_s * 1000,
+            trip_feeds=trip_feeds,
+        ),
         executor=executor,
         sink=sink,
         config=EngineConfig(

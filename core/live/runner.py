@@ -31,6 +31,7 @@ from core.adapters.polymarket.market_parser import MarketParser
 from core.adapters.polymarket.market_ws import MarketFeed
 from core.adapters.polymarket.price_parser import RtdsParser
 from core.adapters.polymarket.price_ws import RtdsPriceFeed
+from core.adapters.polymarket.user_ws import USER_FEED
 from core.clock import Clock, WallClock
 from core.config import Settings
 from core.engine.assembly import EngineRecipe, build_engine, tape_meta_of
@@ -53,6 +54,7 @@ from core.live.state import STATE_EVERY_S, heartbeat, live_state
 from core.market.book import TokenBook
 from core.market.rounds import Round
 from core.market.settlement import settle_round
+from core.risk.rules.stale_feed import FEEDS as STALE_TRIP_FEEDS
 from core.risk.state import AccountState
 from core.store.models import (
     DecisionRecord,
@@ -322,6 +324,7 @@ class RoundRunner:
             account=self.account,
             executor=self.executor,
             attempt=self.attempt,
+            trip_feeds=STALE_TRIP_FEEDS if self.venue is None else (*STALE_TRIP_FEEDS, USER_FEED),
         )
         engine.restore(self.history.orders, self.history.fills)
         return engine

@@ -13,7 +13,7 @@ import pytest
 from core.engine.assembly import build_engine, market_of_tape, tape_meta_of
 from core.engine.engine import ListSink
 from core.engine.tape import TapeWriter, read_tape
-from core.events import Event, OrderType, Outcome, PriceSource, PriceTick, Side
+from core.events import Event, FeedStatus, OrderType, Outcome, PriceSource, PriceTick, Side
 from core.execution.base import ApprovedOrder, ExecutionError, ExecutionEvent, OrderIntent
 from core.execution.paper import PaperExecutor
 from core.market.fees import CRYPTO_FEES_V2, taker_fee
@@ -217,3 +217,19 @@ def test_every_record_the_engine_emits_fits_its_table() -> None:
         run_round(round_, path, sink)
         for row in sink.rows:
             TABLES[table_of(row)].model_validate(row.model_dump())
+
+
+@pytest.mark.parametrize(("trip_feeds", "trips"), [(None, False), (("market", "chainlink", "user"), True)])
+def test_a_stale_user_channel_trips_the_kill_switch_only_where_the_engine_says_it_matters(
+    trip_feeds: tuple[str, ...] | None, trips: bool
+) -> None:
+    round_ = rounds(1)[0]
+    options = {} if trip_feeds is None else {"trip_feeds": trip_feeds}
+    sink = ListSink()
+    engine = build_engine(round_, market_of(round_, model_path()), recipe(), run_id="t", sink=sink, **options)
+
+    engine.on_event(FeedStatus(ts_ms=round_.activation_ms, feed="user", stale=True))
+
+    assert engine.guard.account.kill_switch.engaged is trips
+    trips_recorded = [r.reason_code for r in sink.of(RiskEventRecord) if r.kind == "trip"]
+    assert trips_recorded == (["stale_feed"] if trips else [])

@@ -12,6 +12,8 @@ from core.clock import Clock
 
 PING_TEXT = "PING"
 PING_INTERVAL_S = 10.0
+USER_FEED = "user"
+"""The name its FeedStatus events carry: in live mode its staleness trips the kill switch (no fills seen)."""
 
 
 class UserFeed(FeedClient):
@@ -32,7 +34,7 @@ class UserFeed(FeedClient):
         parse: Parse,
         clock: Clock,
         malformed_count: Callable[[], int] | None = None,
-        name: str = "user",
+        name: str = USER_FEED,
         ping_interval_s: float = PING_INTERVAL_S,
         stale_after_s: float = 3 * PING_INTERVAL_S,
         backoff_initial_s: float = 0.05,
