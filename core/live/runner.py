@@ -50,7 +50,7 @@ from core.events import (
 from core.execution.base import Executor
 from core.live.halt import HALT_FILE_POLL_S, FailClosed, HaltFileWatch, halt_path
 from core.live.recovery import RoundHistory
-from core.live.state import STATE_EVERY_S, heartbeat, live_state
+from core.live.state import STATE_EVERY_S, LatencyWindow, heartbeat, live_state
 from core.market.book import TokenBook
 from core.market.rounds import Round
 from core.market.settlement import settle_round
@@ -65,6 +65,7 @@ from core.store.models import (
     SettlementRecord,
     VenueRulesRow,
 )
+from core.store.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -276,6 +277,7 @@ class RoundRunner:
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
         self._chainlink: list[tuple[int, Decimal]] = []
         self._resolved: MarketResolved | None = None
+        self._latency = LatencyWindow()
 
     async def run(self) -> RoundOutcome:
         round_, now = self.round, self.clock.now_ms()
@@ -462,6 +464,8 @@ class RoundRunner:
 
         Our own orders' reports (the live user channel) stay off the tape: a replay re-executes the
         decisions on paper, and taped fills would be booked a second time; the store keeps them."""
+        if not isinstance(event, Timer):
+            self._latency.add(self.clock.now_ms() - event.ts_ms)
         if tape is not None and not isinstance(event, OrderUpdate | Fill):
             tape.append(event)
         if isinstance(event, PriceTick) and event.source is PriceSource.CHAINLINK:
@@ -516,8 +520,15 @@ class RoundRunner:
         mode = self.settings.mode
         while True:
             healths = {h.feed: h for h in (feed.health() for feed in feeds)}
+            inner = self.sink.inner
             state = live_state(
-                engine, healths, mode=mode, now_ms=self.clock.now_ms(), latest=self.sink.latest_decision
+                engine,
+                healths,
+                mode=mode,
+                now_ms=self.clock.now_ms(),
+                latest=self.sink.latest_decision,
+                latency=self._latency.summary(),
+                outbox=inner.stats if isinstance(inner, Outbox) else None,
             )
             self.sink.put(heartbeat(state))
             await asyncio.sleep(STATE_EVERY_S)

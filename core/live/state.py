@@ -7,6 +7,7 @@ Published as a heartbeat row through the outbox (so a SQLite store alone serves 
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -19,6 +20,7 @@ from core.clock import ms_to_datetime
 from core.engine.engine import RoundEngine
 from core.events import Outcome
 from core.store.models import DecisionRecord, HeartbeatRecord
+from core.store.outbox import OutboxStats
 
 STATE_EVERY_S = 1.0
 
@@ -51,6 +53,54 @@ class LatestDecision(BaseModel):
     reason: str
 
 
+class EngineState(BaseModel):
+    events: int
+    out_of_order: int
+    evaluations: int
+    decisions: int
+    orders: int
+    refusals: dict[str, int]
+
+
+class Latency(BaseModel):
+    """Receive-to-engine latency of the last events (ms): how far behind the feeds the engine runs."""
+
+    samples: int
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+
+
+class OutboxState(BaseModel):
+    spooled: int
+    written: int
+    backlog: int
+    consecutive_failures: int
+    last_error: str | None
+
+
+class LatencyWindow:
+    """The last `size` latencies, summarised on demand (once a second, not per event)."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self._samples: deque[int] = deque(maxlen=size)
+
+    def add(self, ms: int) -> None:
+        self._samples.append(ms)
+
+    def summary(self) -> Latency | None:
+        if not self._samples:
+            return None
+        ordered = sorted(self._samples)
+        n = len(ordered)
+        return Latency(
+            samples=n,
+            p50_ms=float(ordered[(n - 1) // 2]),
+            p99_ms=float(ordered[min(n - 1, (n * 99) // 100)]),
+            max_ms=float(ordered[-1]),
+        )
+
+
 class LiveState(BaseModel):
     """One snapshot of a running round; `phase` is warmup, active, cutoff (no new orders) or closing."""
 
@@ -71,6 +121,9 @@ class LiveState(BaseModel):
     latest_decision: LatestDecision | None
     halted: str | None
     suspended: str | None
+    engine: EngineState
+    latency: Latency | None
+    outbox: OutboxState | None
 
 
 def phase_of(engine: RoundEngine, now_ms: int) -> str:
@@ -90,6 +143,8 @@ def live_state(
     mode: str,
     now_ms: int,
     latest: DecisionRecord | None = None,
+    latency: Latency | None = None,
+    outbox: OutboxStats | None = None,
 ) -> LiveState:
     round_ = engine.round
     books = {}
@@ -131,6 +186,26 @@ def live_state(
         latest_decision=None if latest is None else _decision(latest),
         halted=engine.halted,
         suspended=engine.suspended,
+        engine=EngineState(
+            events=engine.stats.events,
+            out_of_order=engine.stats.out_of_order,
+            evaluations=engine.stats.evaluations,
+            decisions=engine.stats.decisions,
+            orders=engine.stats.orders,
+            refusals=dict(engine.stats.refusals),
+        ),
+        latency=latency,
+        outbox=None if outbox is None else _outbox(outbox),
+    )
+
+
+def _outbox(stats: OutboxStats) -> OutboxState:
+    return OutboxState(
+        spooled=stats.spooled,
+        written=stats.written,
+        backlog=max(stats.spooled - stats.written - stats.dead_lettered, 0),
+        consecutive_failures=stats.consecutive_failures,
+        last_error=stats.last_error,
     )
 
 

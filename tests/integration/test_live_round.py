@@ -54,6 +54,7 @@ from core.store.models import (
     FillRecord,
     FillRow,
     HeartbeatRecord,
+    HeartbeatRow,
     OrderEventRecord,
     OrderEventRow,
     OrderRecord,
@@ -221,6 +222,12 @@ def test_a_live_round_trades_on_the_venue_and_the_store_equals_its_ledger(
     }, "each venue trade is booked once, from the user channel, with the venue's price, size and fee"
     assert outcome.fills == len(fills)
     assert all(order["status"] != "LIVE" for order in ledger["orders"]), "nothing rests after the round"
+    beats = sorted(store_rows(url, HeartbeatRow), key=lambda row: row.ts)
+    assert {row.component for row in beats} == {"round:live"}, (
+        "the state reached the store through the outbox"
+    )
+    assert beats[-1].details["outbox"]["written"] > 0
+    assert "user" in beats[-1].details["feeds"], "the user channel's health is in the live state"
 
 
 @pytest.mark.slow
@@ -262,6 +269,11 @@ def test_a_paper_round_leaves_the_ledger_empty_and_publishes_its_state_every_sec
         assert (shown is None) == (not decisions)
         if decisions:
             assert (shown["strategy"], shown["reason"]) == (decisions[-1].strategy, decisions[-1].reason)
+    last = states[-1]
+    assert last["engine"]["events"] > 0
+    assert last["engine"]["orders"] == outcome.orders
+    assert last["latency"]["samples"] > 0
+    assert 0 <= last["latency"]["p50_ms"] <= last["latency"]["p99_ms"] <= last["latency"]["max_ms"]
     fills = [row for row in rows if isinstance(row, FillRecord)]
     bought = {
         o: sum((Decimal(f.size) for f in fills if f.outcome == o and f.side == "BUY"), Decimal(0))
