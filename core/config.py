@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import platformdirs
-from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, Field, IPvAnyNetwork, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
 
@@ -70,6 +70,36 @@ class VenueSettings(BaseModel):
             yield name, mask_url(value) if isinstance(value, str) and "://" in value else value
 
 
+class ApiSettings(BaseModel):
+    """The HTTP API (`btc-agent api`): where it listens, how it signs sessions, who may reach it."""
+
+    model_config = {"frozen": True, "extra": "forbid"}
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    jwt_secret: Annotated[SecretStr, Field(min_length=32)] | None = Field(
+        default=None,
+        description="Signs access tokens (32 characters or more); unset: a random one is made on first start "
+        "and kept in `<data_dir>/api/jwt_secret`.",
+    )
+    access_token_minutes: Annotated[int, Field(gt=0, le=1440)] = 15
+    refresh_token_days: Annotated[int, Field(gt=0, le=90)] = 7
+    api_token_max_days: Annotated[int, Field(gt=0, le=3650)] = 365
+    cors_origins: tuple[str, ...] = Field(default=(), description="Browser origins allowed; none by default.")
+    admin_networks: tuple[IPvAnyNetwork, ...] = Field(
+        default=(),
+        description="Client networks admin routes answer (the proxy's forwarded address counts); empty: any.",
+    )
+    trusted_proxies: tuple[str, ...] = Field(
+        default=("127.0.0.1", "::1"),
+        description="Peers whose X-Forwarded-For names the real client.",
+    )
+    prefect_api_url: str | None = Field(
+        default=None,
+        description="The Prefect API that readiness checks; default Prefect's own PREFECT_API_URL.",
+    )
+
+
 def default_data_dir() -> Path:
     return platformdirs.user_data_path(APP_NAME)
 
@@ -98,6 +128,14 @@ class Settings(BaseSettings):
     spool_dir: Path | None = Field(
         default=None, description="The outbox's on-disk spool; default `<data_dir>/spool`."
     )
+    redis_url: str | None = Field(
+        default=None,
+        repr=False,
+        description="Redis for the live state and events (pub/sub, low latency); without it the store serves.",
+    )
+    redis_namespace: str = Field(
+        default="btc-agent", pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$", description="Prefix of the Redis keys."
+    )
     round_seconds: Annotated[int, Field(gt=0)] = 900
     activation_lead_seconds: Annotated[int, Field(gt=0)] = 180
     wake_lead_seconds: Annotated[int, Field(gt=0)] = 240
@@ -118,11 +156,11 @@ class Settings(BaseSettings):
     )
     risk: RiskLimitsSettings = RiskLimitsSettings()
     venue: VenueSettings = VenueSettings()
+    api: ApiSettings = ApiSettings()
     private_key: SecretStr | None = None
     api_key: SecretStr | None = None
     api_secret: SecretStr | None = None
     api_passphrase: SecretStr | None = None
-    jwt_secret: SecretStr | None = None
 
     @model_validator(mode="after")
     def _check_consistency(self) -> Settings:

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Column
 from sqlmodel import Field, SQLModel
 
+import core.store.auth  # noqa: F401 - the API's users and tokens belong to the schema too
 from core.store.types import ExactDecimal, JSONType, UTCDateTime
 
 

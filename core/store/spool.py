@@ -183,13 +183,7 @@ class Spool:
 
     def backlog_bytes(self) -> int:
         """Bytes written but not yet checkpointed: the database's debt."""
-        total = 0
-        for number in self._segments():
-            if number < self._checkpoint.segment:
-                continue
-            size = self._segment_path(number).stat().st_size
-            total += size - (self._checkpoint.offset if number == self._checkpoint.segment else 0)
-        return max(total, 0)
+        return _backlog(self.directory, self._checkpoint)
 
     def close(self) -> None:
         with self._mutex:
@@ -200,22 +194,53 @@ class Spool:
         os.close(self._lock_fd)
 
     def _read_checkpoint(self) -> SpoolPosition:
-        path = self.directory / "checkpoint"
-        if not path.exists():
-            return SpoolPosition(0, 0)
-        data = json.loads(path.read_text())
-        return SpoolPosition(int(data["segment"]), int(data["offset"]))
+        return _read_checkpoint(self.directory)
 
     def _segments(self) -> list[int]:
-        numbers = []
-        for path in self.directory.glob(f"{_SEGMENT_PREFIX}*{_SEGMENT_SUFFIX}"):
-            digits = path.name[len(_SEGMENT_PREFIX) : -len(_SEGMENT_SUFFIX)]
-            if digits.isdigit():
-                numbers.append(int(digits))
-        return sorted(numbers)
+        return _segments(self.directory)
 
     def _segment_path(self, number: int) -> Path:
-        return self.directory / f"{_SEGMENT_PREFIX}{number:012d}{_SEGMENT_SUFFIX}"
+        return _segment_path(self.directory, number)
+
+
+def backlog_of(directory: Path) -> int:
+    """The backlog of a spool directory seen from outside, without taking its lock (a running outbox may
+    own it): an estimate of the moment, for metrics."""
+    try:
+        return _backlog(directory, _read_checkpoint(directory))
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def _backlog(directory: Path, checkpoint: SpoolPosition) -> int:
+    total = 0
+    for number in _segments(directory):
+        if number < checkpoint.segment:
+            continue
+        size = _segment_path(directory, number).stat().st_size
+        total += size - (checkpoint.offset if number == checkpoint.segment else 0)
+    return max(total, 0)
+
+
+def _read_checkpoint(directory: Path) -> SpoolPosition:
+    path = directory / "checkpoint"
+    if not path.exists():
+        return SpoolPosition(0, 0)
+    data = json.loads(path.read_text())
+    return SpoolPosition(int(data["segment"]), int(data["offset"]))
+
+
+def _segments(directory: Path) -> list[int]:
+    numbers = []
+    for path in directory.glob(f"{_SEGMENT_PREFIX}*{_SEGMENT_SUFFIX}"):
+        digits = path.name[len(_SEGMENT_PREFIX) : -len(_SEGMENT_SUFFIX)]
+        if digits.isdigit():
+            numbers.append(int(digits))
+    return sorted(numbers)
+
+
+def _segment_path(directory: Path, number: int) -> Path:
+    return directory / f"{_SEGMENT_PREFIX}{number:012d}{_SEGMENT_SUFFIX}"
 
 
 def _acquire_lock(path: Path) -> int:

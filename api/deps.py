@@ -1,0 +1,129 @@
+"""The typed dependencies every route is written with: the store session, the settings, the clock, and the
+caller (`CurrentUser`, or `RequireRole(...)` for a minimum role), so no route can forget to ask."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from api.auth import AuthFailure, Principal, api_token_principal, session_principal
+from api.security import API_TOKEN_PREFIX, SigningKey, TokenError, decode_access_token
+from core.clock import Clock
+from core.config import Settings
+from core.store.auth import Role
+
+bearer = HTTPBearer(
+    auto_error=False,
+    description="An access token from POST /auth/login, or an API token (`bta_...`).",
+)
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def get_clock(request: Request) -> Clock:
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+def get_db(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
+    with Session(engine) as session:
+        yield session
+
+
+def get_now(clock: Annotated[Clock, Depends(get_clock)]) -> datetime:
+    return clock.now()
+
+
+def get_signing_key(request: Request) -> str:
+    key: SigningKey = request.app.state.signing_key
+    return key.get()
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
+SessionDep = Annotated[Session, Depends(get_db)]
+NowDep = Annotated[datetime, Depends(get_now)]
+SigningKeyDep = Annotated[str, Depends(get_signing_key)]
+CredentialsDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+def refuse(failure: AuthFailure) -> HTTPException:
+    headers = {"WWW-Authenticate": "Bearer"} if failure.status == status.HTTP_401_UNAUTHORIZED else None
+    return HTTPException(status_code=failure.status, detail=failure.reason, headers=headers)
+
+
+def get_current_user(
+    session: SessionDep, credentials: CredentialsDep, key: SigningKeyDep, now: NowDep
+) -> Principal:
+    """The caller, from `Authorization: Bearer <access token or API token>`, as the store has them now."""
+    if credentials is None:
+        raise refuse(AuthFailure(401, "not authenticated: send Authorization: Bearer <token>"))
+    token = credentials.credentials
+    try:
+        if token.startswith(API_TOKEN_PREFIX):
+            return api_token_principal(session, token, now=now)
+        try:
+            claims = decode_access_token(token, key, now=now)
+        except TokenError as exc:
+            raise AuthFailure(401, str(exc)) from None
+        return session_principal(session, claims.subject)
+    except AuthFailure as failure:
+        raise refuse(failure) from None
+
+
+CurrentUser = Annotated[Principal, Depends(get_current_user)]
+
+
+class RequireRole:
+    """A dependency: the caller, when their role is at least `minimum`; admin routes also answer only the
+    client networks of `api.admin_networks` (when set; behind the proxy, the address it forwards)."""
+
+    def __init__(self, minimum: Role) -> None:
+        self.minimum = minimum
+
+    def __call__(self, caller: CurrentUser, request: Request, settings: SettingsDep) -> Principal:
+        if not caller.role.at_least(self.minimum):
+            raise refuse(
+                AuthFailure(
+                    403,
+                    f"needs role {self.minimum.value} or above; {caller.user.name} acts as {caller.role.value}",
+                )
+            )
+        if self.minimum is Role.ADMIN and settings.api.admin_networks:
+            address = request.client.host if request.client else ""
+            if not _in_networks(address, settings):
+                raise refuse(
+                    AuthFailure(
+                        403, f"admin routes are not open to clients at {address or 'an unknown address'}"
+                    )
+                )
+        return caller
+
+
+def _in_networks(address: str, settings: Settings) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in settings.api.admin_networks)
+
+
+Viewer = Annotated[Principal, Depends(RequireRole(Role.VIEWER))]
+Analyst = Annotated[Principal, Depends(RequireRole(Role.ANALYST))]
+Operator = Annotated[Principal, Depends(RequireRole(Role.OPERATOR))]
+Admin = Annotated[Principal, Depends(RequireRole(Role.ADMIN))]

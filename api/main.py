@@ -1,0 +1,87 @@
+"""The API application: `create_app(settings)` wires the store, the clock, the signing key and the routers.
+Nothing here touches the store or the key: the first request that needs them does."""
+
+from __future__ import annotations
+
+import json
+import logging
+from importlib.metadata import version
+from typing import Any
+
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from sqlalchemy.exc import OperationalError
+from starlette.middleware.cors import CORSMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+from api.metrics import registry_for
+from api.models import Problem
+from api.readiness import schema_head
+from api.routes import health, login, metrics, rounds, tokens, users
+from api.routes import status as status_routes
+from api.security import SigningKey
+from core.clock import Clock, WallClock
+from core.config import Settings
+from core.store.db import make_engine
+
+log = logging.getLogger(__name__)
+
+TITLE = "polymarket-btc-agent API"
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "Not authenticated, or the token is expired, revoked or unknown."},
+    403: {
+        "model": Problem,
+        "description": "Authenticated, but the role (or the client network) is not enough.",
+    },
+}
+
+
+def unique_id(route: APIRoute) -> str:
+    """Operation ids the console's generated client reads well: `<tag>-<function>`."""
+    return f"{route.tags[0]}-{route.name}"
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
+    app = FastAPI(
+        title=TITLE,
+        version=version("polymarket-btc-agent"),
+        summary="Status, history and metrics of the BTC Up/Down agent. See docs/api/README.md.",
+        generate_unique_id_function=unique_id,
+    )
+    url = settings.resolved_database_url
+    app.state.settings = settings
+    app.state.engine = make_engine(url)
+    app.state.clock = clock or WallClock()
+    app.state.signing_key = SigningKey(settings)
+    app.state.schema_head = schema_head(url)
+    app.state.metrics = registry_for(app.state.engine, settings.resolved_spool_dir, app.state.clock)
+
+    app.include_router(health.router)
+    app.include_router(login.router, responses=AUTH_RESPONSES)
+    for router in (tokens.router, users.router, status_routes.router, rounds.router, metrics.router):
+        app.include_router(router, responses=AUTH_RESPONSES)
+
+    app.add_exception_handler(OperationalError, _store_unavailable)
+    if settings.api.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.api.cors_origins),
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.api.trusted_proxies))
+    return app
+
+
+async def _store_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+    log.warning("store unavailable: %s", exc)
+    return JSONResponse(
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        content={"detail": f"the store is unavailable ({type(exc).__name__}); see GET /readyz"},
+    )
+
+
+def openapi_document(app: FastAPI) -> str:
+    """The OpenAPI document as committed in docs/api/openapi.json (stable key order, final newline)."""
+    return json.dumps(app.openapi(), indent=2, sort_keys=False, ensure_ascii=False) + "\n"

@@ -1,0 +1,18 @@
+"""The agent at a glance."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import NowDep, SessionDep, SettingsDep, Viewer
+from api.models import Status
+from api.status import agent_status
+
+router = APIRouter(tags=["status"])
+
+
+@router.get("/status")
+def read_status(_caller: Viewer, session: SessionDep, settings: SettingsDep, now: NowDep) -> Status:
+    """Mode, the current round and its timers, the kill switch, today's P&L by mode, the latest decision,
+    and the running round's own report when its heartbeat is fresh (else null, with the reason)."""
+    return agent_status(session, settings, now)

@@ -1,0 +1,37 @@
+"""The OpenAPI document in docs/api/ is the contract the console is typed from: it must be the app's own."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from api.main import create_app, openapi_document
+from core.config import load_settings
+
+DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "api" / "openapi.json"
+SECRET_COLUMNS = {"password_hash", "token_hash", "password"}
+
+
+def current(tmp_path: Path) -> str:
+    return openapi_document(create_app(load_settings(data_dir=tmp_path)))
+
+
+def test_the_committed_openapi_document_is_current(tmp_path: Path) -> None:
+    assert DOCUMENT.read_text() == current(tmp_path), (
+        "docs/api/openapi.json is stale: run `btc-agent api --openapi docs/api/openapi.json`"
+    )
+
+
+def test_no_response_carries_a_secret_column(tmp_path: Path) -> None:
+    document: dict[str, Any] = json.loads(current(tmp_path))
+    requests = {"LoginRequest"}
+    leaks = {
+        (name, field)
+        for name, schema in document["components"]["schemas"].items()
+        if name not in requests
+        for field in schema.get("properties", {})
+        if field in SECRET_COLUMNS
+    }
+
+    assert leaks == set()
