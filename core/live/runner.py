@@ -49,6 +49,7 @@ from core.events import (
 )
 from core.execution.base import Executor
 from core.live.halt import HALT_FILE_POLL_S, FailClosed, HaltFileWatch, halt_path
+from core.live.publish import RedisPublisher
 from core.live.recovery import RoundHistory
 from core.live.state import STATE_EVERY_S, LatencyWindow, heartbeat, live_state
 from core.market.book import TokenBook
@@ -140,10 +141,13 @@ class TeeSink:
         self.on_trip = on_trip
         self.last_order_ms: int | None = None
         self.latest_decision: DecisionRecord | None = None
+        self.listeners: list[Callable[[SQLModel], None]] = []
         self.refused: Counter[str] = Counter()
 
     def put(self, row: SQLModel, *, sync: bool = False) -> None:
         self.inner.put(row, sync=sync)
+        for listener in self.listeners:
+            listener(row)
         if isinstance(row, OrderRecord):
             self.last_order_ms = int(row.ts.timestamp() * 1000)
         elif isinstance(row, DecisionRecord):
@@ -412,34 +416,41 @@ class RoundRunner:
         tasks.append(asyncio.create_task(self._tick()))
         books = [engine.features.book(outcome) for outcome in Outcome]
         tasks.append(asyncio.create_task(watch_books(books, market_feed)))
-        tasks.append(asyncio.create_task(self._publish_state(engine, feeds)))
+        publisher = self._publisher()
+        tasks.append(asyncio.create_task(self._publish_state(engine, feeds, publisher)))
         if self.venue is not None:
             tasks.append(asyncio.create_task(self.venue.keepalive()))
         tasks.append(asyncio.create_task(self._watch_halt(engine, outcome)))
-        tape = self._tape(engine)
-        finished = False
         try:
-            await self._consume(engine, tape, until_ms=self.round.close_ms)
-            engine.finish(self.clock.now_ms())
-            await self._await_resolution(engine, tape)
-            finished = True
+            tape = self._tape(engine)
+            finished = False
+            try:
+                await self._consume(engine, tape, until_ms=self.round.close_ms)
+                engine.finish(self.clock.now_ms())
+                await self._await_resolution(engine, tape)
+                finished = True
+            finally:
+                for feed in feeds:
+                    await feed.stop()
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                if self.venue is not None:
+                    await self.venue.close()
+                if tape is not None:
+                    # Closed only when the round ran to its end: after a crash the parts stay, and the attempt
+                    # that resumes the round carries on with the same tape.
+                    await asyncio.to_thread(tape.close if finished else tape.flush)
+            outcome.feed_health = {feed.health().feed: _health(feed.health()) for feed in feeds}
+            outcome.feed_health[market_feed.name]["rest_books"] = market_feed.rest_snapshots
+            outcome.feed_health[price_feed.name]["quarantined"] = price_parser.gate.quarantined.total()
+            self._settle(engine, outcome)
+            outcome.tape = str(tape.path) if tape is not None else None
         finally:
-            for feed in feeds:
-                await feed.stop()
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            if self.venue is not None:
-                await self.venue.close()
-            if tape is not None:
-                # Closed only when the round ran to its end: after a crash the parts stay, and the attempt
-                # that resumes the round carries on with the same tape.
-                await asyncio.to_thread(tape.close if finished else tape.flush)
-        outcome.feed_health = {feed.health().feed: _health(feed.health()) for feed in feeds}
-        outcome.feed_health[market_feed.name]["rest_books"] = market_feed.rest_snapshots
-        outcome.feed_health[price_feed.name]["quarantined"] = price_parser.gate.quarantined.total()
-        self._settle(engine, outcome)
-        outcome.tape = str(tape.path) if tape is not None else None
+            if publisher is not None:
+                self.sink.listeners.remove(publisher.record)
+                await publisher.flush()
+                await publisher.close()
 
     async def _consume(self, engine: RoundEngine, tape: TapeWriter | None, *, until_ms: int) -> None:
         activated = False
@@ -515,8 +526,32 @@ class RoundRunner:
             self._queue.put_nowait(Timer(ts_ms=self.clock.now_ms(), name="tick"))
             await asyncio.sleep(TICK_MS / 1000)
 
-    async def _publish_state(self, engine: RoundEngine, feeds: Sequence[FeedClient]) -> None:
-        """The round as the API shows it, every `STATE_EVERY_S`: a heartbeat row through the outbox."""
+    def _publisher(self) -> RedisPublisher | None:
+        """Redis, when configured: its record queue listens to the sink; `_publish_state` drives the rest."""
+        url = self.settings.redis_url
+        if url is None:
+            return None
+        publisher = RedisPublisher(url, self.settings.mode, namespace=self.settings.redis_namespace)
+        self.sink.listeners.append(publisher.record)
+        return publisher
+
+    async def _publish_state(
+        self, engine: RoundEngine, feeds: Sequence[FeedClient], publisher: RedisPublisher | None
+    ) -> None:
+        """The round as the API shows it, every `STATE_EVERY_S`: a heartbeat row through the outbox, and on
+        Redis (the state, and the records its queue holds) when configured."""
+        sender = None if publisher is None else asyncio.create_task(publisher.run())
+        try:
+            await self._state_loop(engine, feeds, publisher)
+        finally:
+            if sender is not None:
+                sender.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sender
+
+    async def _state_loop(
+        self, engine: RoundEngine, feeds: Sequence[FeedClient], publisher: RedisPublisher | None
+    ) -> None:
         mode = self.settings.mode
         while True:
             healths = {h.feed: h for h in (feed.health() for feed in feeds)}
@@ -531,6 +566,8 @@ class RoundRunner:
                 outbox=inner.stats if isinstance(inner, Outbox) else None,
             )
             self.sink.put(heartbeat(state))
+            if publisher is not None:
+                await publisher.state(state)
             await asyncio.sleep(STATE_EVERY_S)
 
     async def _watch_halt(self, engine: RoundEngine, outcome: RoundOutcome) -> None:

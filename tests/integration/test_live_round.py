@@ -10,8 +10,11 @@ opens, so a test runs one round without waiting for the wall clock to reach one.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -20,6 +23,8 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
+import redis.asyncio as aioredis
 from eth_account import Account
 from pydantic import SecretStr
 from sqlmodel import Session, select
@@ -33,6 +38,7 @@ from core.engine.engine import ListSink
 from core.engine.policy import PolicyConfig
 from core.errors import LiveStartError
 from core.events import OrderType, Side
+from core.live.publish import PUBLISHED, RedisPublisher, events_channel, state_key
 from core.live.reconcile import apply_reconciliation
 from core.live.recovery import RoundHistory, load_history, venue_order_ids
 from core.live.runner import RoundOutcome, RoundRunner
@@ -592,3 +598,90 @@ def test_a_resume_where_store_and_venue_agree_finds_no_difference(
     assert [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "test.reconcile"] == [
         (logging.INFO, f"{sim.round.slug}: venue and store agree on this round's 1 fill")
     ]
+
+
+def redis_or_skip() -> str:
+    url = os.environ.get("BTC_AGENT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError as exc:
+        pytest.skip(f"no Redis at {url} ({exc}); set BTC_AGENT_TEST_REDIS_URL to run this test")
+    return url
+
+
+def test_a_round_publishes_its_state_and_every_record_on_redis(sim: Venue, tmp_path: Path) -> None:
+    url = redis_or_skip()
+    namespace = f"test-{uuid.uuid4().hex[:12]}"
+    settings = settings_for(
+        sim, mode="paper", live_confirmed=False, private_key=None, redis_url=url, redis_namespace=namespace
+    )
+    sink = ListSink()
+    received: list[tuple[str, dict[str, Any]]] = []
+
+    async def listen(pubsub: Any) -> None:
+        async for message in pubsub.listen():
+            if message["type"] == "message":
+                received.append((message["channel"].decode(), json.loads(message["data"])))
+
+    async def scenario() -> tuple[RoundOutcome, str | None, int]:
+        client = aioredis.Redis.from_url(url)
+        pubsub = client.pubsub()
+        await pubsub.subscribe(state_key(namespace, "paper"), events_channel(namespace, "paper"))
+        listener = asyncio.create_task(listen(pubsub))
+        try:
+            market = await discover(settings, sim.round.slug)
+            outcome = await run_round(sim, settings, market, sink, None)
+            await asyncio.sleep(0.5)
+            state = await client.get(state_key(namespace, "paper"))
+            ttl = await client.ttl(state_key(namespace, "paper"))
+            text = state.decode() if isinstance(state, bytes) else state
+            return outcome, text, ttl
+        finally:
+            listener.cancel()
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await client.aclose()
+
+    outcome, latest, ttl = asyncio.run(scenario())
+
+    assert outcome.orders > 0
+    states = [body for channel, body in received if channel.endswith(":state")]
+    events = [body for channel, body in received if channel.endswith(":events")]
+    assert len(states) >= ROUND_S - 3, "the state about once a second"
+    assert latest is not None
+    assert json.loads(latest)["round_slug"] == sim.round.slug
+    assert 0 < ttl <= 10, "the state expires: a dead round stops looking alive"
+    published = [(e["kind"], e["row"]["id"]) for e in events]
+    written = [(table_of(row), row.id) for row in sink.rows if isinstance(row, PUBLISHED)]
+    assert published == written, "every decision, order, fill, risk event and settlement, in order"
+    assert {kind for kind, _ in published} >= {"decisions", "orders", "fills", "settlements"}
+
+
+def test_a_redis_outage_costs_the_round_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    publisher = RedisPublisher("redis://127.0.0.1:1/0", "paper", namespace="test-outage")
+    row = DecisionRecord(
+        round_slug="r",
+        run_id="paper",
+        strategy="s",
+        outcome="up",
+        side="BUY",
+        limit_price=Decimal("0.5"),
+        size=Decimal(5),
+        confidence=Decimal("0.6"),
+        reason="x",
+    )
+
+    async def scenario() -> None:
+        for _ in range(3):
+            publisher.record(row)
+        sender = asyncio.create_task(publisher.run())
+        await asyncio.sleep(0.5)
+        sender.cancel()
+        await publisher.flush(timeout_s=0.5)
+        await publisher.close()
+
+    with caplog.at_level(logging.WARNING, logger="core.live.publish"):
+        asyncio.run(scenario())
+
+    assert publisher.published == 0
+    assert publisher.failures >= 3
+    assert len([r for r in caplog.records if "redis" in r.getMessage()]) == 1, "one warning per outage"
