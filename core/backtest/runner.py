@@ -2,15 +2,18 @@
 
 Rounds come from recorded tapes, or are built from historical BTC prices by the generator. A parameter grid
 is the cartesian product of each strategy parameter's values; every combination (a variant) trades every
-round. Results per round feed the summary and the report (core/backtest/report.py).
+round. Each variant's account carries from round to round as a live deployment's does (rebuilt from the
+settlements before it): a losing streak cools the next rounds down, the day's loss limit stops the rest of
+the UTC day. Results per round feed the analysis (core/backtest/analysis.py) and the report (report.py).
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -26,8 +29,10 @@ from core.engine.tape import read_tape
 from core.events import Event, MarketResolved, Outcome, PriceSource, PriceTick
 from core.market.rounds import Round, RoundSchedule
 from core.market.settlement import settle_round
+from core.risk.state import AccountState
 from core.sim.generator import generate_round, generated_market
 from core.sim.prices import BridgedMinutePath, PricePath
+from core.store.models import DecisionRecord, RiskEventRecord
 from core.strategies import STRATEGIES, build_strategies
 
 Source = Literal["generated", "tapes"]
@@ -48,6 +53,12 @@ class Variant:
 
 @dataclass(frozen=True, slots=True)
 class RoundResult:
+    """One round traded by one variant: its P&L (net of fees, split per strategy), and what the risk side
+    did: `policy` counts the strategies' proposals by what the decision policy made of them (`accepted`,
+    `conflict`...), `refusals` the risk guard's refusals by reason, `blocked` says why the account kept the
+    round from trading (`cooldown`, or the kill switch's trip code such as `daily_loss`), `trips` the
+    reason codes of the trips the round recorded."""
+
     variant: str
     slug: str
     open_ms: int
@@ -59,6 +70,13 @@ class RoundResult:
     per_strategy: Mapping[str, Decimal]
     p_up_at_activation: float | None
     digest: str
+    decisions: int = 0
+    policy: Mapping[str, int] = field(default_factory=dict)
+    refusals: Mapping[str, int] = field(default_factory=dict)
+    blocked: str | None = None
+    trips: tuple[str, ...] = ()
+    account_after: AccountState | None = field(default=None, compare=False)
+    """The account the next round of the variant starts from (a later batch carries on from it)."""
     records: Sequence[SQLModel] = field(default_factory=tuple, compare=False)
 
 
@@ -155,9 +173,11 @@ def run_jobs(
     seed: int = 1,
     keep_records: bool = False,
     schedule: RoundSchedule = VENUE_SCHEDULE,
+    account: AccountState | None = None,
 ) -> Iterator[RoundResult]:
-    """Trade each round of the batch with the variant's parameters, in order; the schedule gives each
-    round its activation instant, which must be the live run's for a replay to decide the same."""
+    """Trade each round of the batch with the variant's parameters, in order, from `account` (a fresh one
+    by default) on; the schedule gives each round its activation instant, which must be the live run's
+    for a replay to decide the same."""
     path: PricePath | None = BridgedMinutePath.from_csv(price_file, seed=seed) if price_file else None
     variant_recipe = EngineRecipe(
         limits=recipe.limits,
@@ -169,13 +189,22 @@ def run_jobs(
         cutoff_s=recipe.cutoff_s,
         sample_every_ms=0,
     )
+    standing = account if account is not None else AccountState()
     for job in jobs:
         round_ = schedule.round_starting(job.open_s)
+        start = standing.rolled(round_.open_ms)
         if job.tape is not None:
             meta, events = read_tape(job.tape)
             market = market_of_tape(meta)
-            yield _trade(
-                round_, market, events, variant, variant_recipe, run_id=run_id, keep_records=keep_records
+            result = _trade(
+                round_,
+                market,
+                events,
+                variant,
+                variant_recipe,
+                run_id=run_id,
+                keep_records=keep_records,
+                account=start,
             )
         else:
             assert path is not None
@@ -186,7 +215,7 @@ def run_jobs(
                 else Outcome.DOWN
             )
             generated = generate_round(path, round_, seed=seed)
-            yield _trade(
+            result = _trade(
                 round_,
                 market,
                 generated,
@@ -194,8 +223,16 @@ def run_jobs(
                 variant_recipe,
                 run_id=run_id,
                 keep_records=keep_records,
+                account=start,
                 winner=winner,
             )
+        # What the next round starts from, folded from settlements alone as a live round rebuilds it.
+        standing = (
+            start.settled(result.pnl, round_.close_ms, recipe.limits, round_ms=round_.length_s * 1000)
+            if result.winner is not None
+            else start
+        )
+        yield replace(result, account_after=standing)
 
 
 def _trade(
@@ -207,10 +244,11 @@ def _trade(
     *,
     run_id: str,
     keep_records: bool,
+    account: AccountState,
     winner: Outcome | None = None,
 ) -> RoundResult:
     sink = ListSink()
-    engine = build_engine(round_, market, recipe, run_id=run_id, sink=sink)
+    engine = build_engine(round_, market, recipe, run_id=run_id, sink=sink, account=account)
     chainlink: list[tuple[int, Decimal]] = []
     resolved: Outcome | None = None
     p_up: float | None = None
@@ -250,49 +288,23 @@ def _trade(
         per_strategy=per_strategy,
         p_up_at_activation=p_up,
         digest=engine.digest(),
+        decisions=engine.stats.decisions,
+        policy=dict(sorted(Counter(row.policy for row in sink.of(DecisionRecord)).items())),
+        refusals=dict(sorted(engine.stats.refusals.items())),
+        blocked=_blocked(account, round_),
+        trips=tuple(row.reason_code for row in sink.of(RiskEventRecord) if row.kind == "trip"),
         records=tuple(sink.rows) if keep_records else (),
     )
 
 
-@dataclass(frozen=True, slots=True)
-class VariantSummary:
-    variant: str
-    rounds: int
-    traded: int
-    pnl: Decimal
-    fees: Decimal
-    wins: int
-    brier: float | None
-
-    @property
-    def win_rate(self) -> float | None:
-        return self.wins / self.traded if self.traded else None
-
-
-def summarize(results: Sequence[RoundResult]) -> list[VariantSummary]:
-    by_variant: dict[str, list[RoundResult]] = {}
-    for result in results:
-        by_variant.setdefault(result.variant, []).append(result)
-    summaries = []
-    for name, rows in by_variant.items():
-        traded = [r for r in rows if r.fills]
-        scored = [
-            (r.p_up_at_activation, 1.0 if r.winner == "up" else 0.0)
-            for r in rows
-            if r.p_up_at_activation is not None and r.winner
-        ]
-        summaries.append(
-            VariantSummary(
-                variant=name,
-                rounds=len(rows),
-                traded=len(traded),
-                pnl=sum((r.pnl for r in rows), Decimal(0)),
-                fees=sum((r.fees for r in rows), Decimal(0)),
-                wins=sum(1 for r in traded if r.pnl > 0),
-                brier=sum((p - o) ** 2 for p, o in scored) / len(scored) if scored else None,
-            )
-        )
-    return sorted(summaries, key=lambda s: s.pnl, reverse=True)
+def _blocked(account: AccountState, round_: Round) -> str | None:
+    """Why the account, as the round starts, refuses every order of its active window (None: it does not)."""
+    switch = account.kill_switch
+    if switch.engaged:
+        return switch.code.value if switch.code else "kill_switch"
+    if account.in_cooldown(round_.activation_ms):
+        return "cooldown"
+    return None
 
 
 def parse_grid(text: str | None) -> dict[str, dict[str, list[object]]]:

@@ -1,23 +1,34 @@
-"""`backtest_flow` on a local Dask cluster: recorded tapes, a parameter grid, rows, artifacts and a report."""
+"""`backtest_flow` on a local Dask cluster: recorded tapes, a parameter grid, rows, a run named after what it
+ran, and the report as files and as Prefect artifacts (the summary with its figures inline, not a path)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import Session, col, select
 
-from core.engine.assembly import tape_meta_of
+from core.backtest.report import FIGURES
+from core.backtest.runner import RoundJob, expand_grid, run_jobs
+from core.config import load_settings
+from core.engine.assembly import EngineRecipe, tape_meta_of
 from core.engine.tape import TapeWriter
 from core.events import PriceSource, PriceTick
+from core.risk.limits import RiskLimits
 from core.sim.generator import generate_round, generated_market
 from core.store.db import make_engine
 from core.store.models import SettlementRow
 from tests.support.engine_runs import model_path, rounds
 
 pytestmark = [pytest.mark.slow]
+
+GRID = '{"fair_value": {"margin": [0.02, 0.05]}}'
 
 
 @pytest.fixture(scope="module")
@@ -31,11 +42,30 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         yield
 
 
+def run_and_artifacts(flow_run_id: str) -> tuple[str, dict[str, Any]]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    async def read() -> tuple[str, dict[str, Any]]:
+        async with get_client() as client:
+            run = await client.read_flow_run(flow_run_id)  # type: ignore[arg-type]
+            found = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id]))
+            )
+            return run.name, {artifact.key or "": artifact for artifact in found}
+
+    return asyncio.run(read())
+
+
 def test_a_grid_sweep_over_tapes_runs_on_dask_and_writes_rows_artifacts_and_a_report(
     prefect_server: None, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("BTC_AGENT_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("BTC_AGENT_DATA_DIR", str(tmp_path))
+    # Every losing round cools the next two down: batches must hand the account on for the flow to
+    # decide as one uninterrupted run would.
+    monkeypatch.setenv("BTC_AGENT_RISK__LOSS_STREAK_FOR_COOLDOWN", "1")
+    monkeypatch.setenv("BTC_AGENT_RISK__COOLDOWN_ROUNDS", "2")
     path = model_path(seed=9)
     recorded = rounds(12)
     tapes = tmp_path / "tapes"
@@ -57,23 +87,72 @@ def test_a_grid_sweep_over_tapes_runs_on_dask_and_writes_rows_artifacts_and_a_re
             )
     from flows.backtest import backtest_flow
 
-    table = backtest_flow(
+    state = backtest_flow(
         source="tapes",
         start=recorded[0].open,
         end=recorded[-1].close,
         tape_dir=str(tapes),
-        params_grid='{"fair_value": {"margin": [0.02, 0.05]}}',
+        params_grid=GRID,
         batch_size=4,
         report_dir=str(tmp_path / "report"),
+        return_state=True,
     )
+    table = state.result()
     assert {row["variant"] for row in table} == {"fair_value.margin=0.02", "fair_value.margin=0.05"}
     assert all(row["rounds"] == 12 for row in table)
-    for name in ("index.html", "equity.png", "per_strategy.png", "calibration.png"):
+
+    # The same rounds in one uninterrupted run per variant, in this process.
+    recipe = EngineRecipe(limits=RiskLimits.from_settings(load_settings().risk))
+    jobs = [RoundJob(r.slug, r.open_s, str(tapes / f"{r.slug}.parquet")) for r in recorded]
+    expected = {
+        variant.name: list(run_jobs(jobs, variant, recipe, run_id="x"))
+        for variant in expand_grid(list(recipe.strategies), json.loads(GRID))
+    }
+    assert any(r.trips for rows in expected.values() for r in rows), "a cooldown trips in these rounds"
+    for row in table:
+        assert Decimal(row["pnl"]) == sum((r.pnl for r in expected[row["variant"]]), Decimal(0))
+
+    for name, _, _ in FIGURES:
         assert (tmp_path / "report" / name).stat().st_size > 1000
-    assert "data:image/png;base64," in (tmp_path / "report" / "index.html").read_text()
+    page = (tmp_path / "report" / "index.html").read_text()
+    assert page.count("data:image/png;base64,") == len(FIGURES)
+    assert page.count("data-slug=") == 24
+
     with Session(make_engine(sqlite_url)) as session:
         settlements = session.exec(
             select(SettlementRow).where(col(SettlementRow.run_id).startswith("backtest-"))
         ).all()
     assert len(settlements) == 24, "every round of every variant, tagged with the backtest run"
     assert {s.run_id for s in settlements} == {row["run_id"] for row in table}
+
+    name, artifacts = run_and_artifacts(str(state.state_details.flow_run_id))
+    first, last = recorded[0].open, recorded[-1].close
+    assert name == (
+        f"backtest tapes {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC (3 h), "
+        "2 variants of fair_value.margin"
+    )
+    run_tag = table[0]["run_id"].split("/")[0].removeprefix("backtest-")
+    key = f"backtest-{first:%Y-%m-%d}-3h-{run_tag}"
+    assert set(artifacts) == {f"{key}-report", f"{key}-results"}
+    summary = artifacts[f"{key}-report"]
+    assert summary.type == "markdown"
+    markdown = str(summary.data)
+    assert markdown.count("](data:image/png;base64,") == len(FIGURES), "figures inline, not linked"
+    assert str(tmp_path / "report") not in markdown
+    assert "index.html" not in markdown
+    best = max(table, key=lambda row: Decimal(row["pnl"]))
+    assert f"Best: {best['tag']} {best['variant']}" in markdown
+    assert (summary.description or "").startswith(f"best {best['tag']} {best['variant']}: ")
+    results = artifacts[f"{key}-results"]
+    assert results.type == "table"
+    rows = json.loads(results.data) if isinstance(results.data, str) else results.data
+    assert [(row["variant"], row["strategy"]) for row in rows] == [
+        (f"v{i} {variant}", strategy)
+        for i, variant in enumerate(["fair_value.margin=0.02", "fair_value.margin=0.05"])
+        for strategy in ("all", "fair_value", "momentum", "mean_reversion")
+    ]
+    by_variant = {row["variant"]: row for row in table}
+    for row in rows:
+        if row["strategy"] == "all":
+            variant = row["variant"].split(" ", 1)[1]
+            assert Decimal(row["pnl_pusd"]) == Decimal(by_variant[variant]["pnl"]).quantize(Decimal("0.01"))
