@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 import httpx
 import typer
 
+from api.cli import register as register_api_commands
 from core.cli import app, settings_or_exit
 from core.market.rounds import RoundSchedule
 
@@ -132,12 +133,55 @@ def deploy() -> None:
 
 @app.command()
 def worker() -> None:
-    """Start a process worker on the `agent` pool: it runs the round and backtest flows."""
+    """Start a process worker on the `agent` pool: it runs the round and backtest flows. This process
+    keeps the round deployment's upcoming runs named after their rounds meanwhile."""
     _prefect_env()
-    os.execv(  # noqa: S606 - the worker replaces this process, as `prefect worker start` would
-        sys.executable,
+    from flows.run_names import RunNamer
+
+    settings = settings_or_exit()
+    # Its own session: Ctrl-C and SIGTERM reach the worker once, forwarded from here.
+    child = subprocess.Popen(
         [sys.executable, "-m", "prefect", "worker", "start", "--pool", "agent", "--type", "process"],
+        start_new_session=True,
     )
+
+    def forward(signum: int, _frame: object) -> None:
+        child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    with RunNamer(_schedule_of(settings)):
+        code = child.wait()
+    if code < 0:  # the worker died of a signal: so does this process, as when it exec'ed the worker
+        signal.signal(-code, signal.SIG_DFL)
+        os.kill(os.getpid(), -code)
+    raise typer.Exit(code)
+
+
+@app.command()
+def serve() -> None:
+    """Serve the round deployment from this process, without a work pool: rounds on the cron of the
+    settings' schedule (BTC_AGENT_ROUND_SECONDS, ..._WAKE_LEAD_SECONDS), upcoming runs named after their
+    rounds. Needs PREFECT_API_URL pointing at a Prefect server. Ctrl-C stops serving (the deployment stays
+    unpaused)."""
+    _prefect_env()
+    _serve_rounds(_schedule_of(settings_or_exit()))
+
+
+def _schedule_of(settings: Settings) -> RoundSchedule:
+    return RoundSchedule(settings.round_seconds, settings.activation_lead_seconds, settings.wake_lead_seconds)
+
+
+def _serve_rounds(schedule: RoundSchedule) -> None:
+    """`round-flow/agent-rounds` served here on the schedule's cron, with a `RunNamer` beside it."""
+    from prefect import serve
+
+    from flows.round import round_flow
+    from flows.run_names import RunNamer
+
+    deployment = round_flow.to_deployment(name="agent-rounds", cron=schedule.cron())
+    with RunNamer(schedule):
+        serve(deployment, pause_on_shutdown=False)  # type: ignore[arg-type]
 
 
 @app.command("run")
@@ -288,12 +332,7 @@ def demo(
         )
         typer.echo(f"kill switch (another terminal): {env_prefix} .venv/bin/btc-agent kill --reason why")
         typer.echo("  (or pause the deployment in the UI); Ctrl-C stops the demo")
-        from prefect import serve
-
-        from flows.round import round_flow
-
-        deployment = round_flow.to_deployment(name="agent-rounds", cron=schedule.cron())
-        serve(deployment, pause_on_shutdown=False)  # type: ignore[arg-type]
+        _serve_rounds(schedule)
     except KeyboardInterrupt:
         typer.echo("stopping the demo")
     finally:
@@ -321,6 +360,8 @@ def _wait_for(url: str, what: str, process: subprocess.Popen[bytes]) -> None:
     typer.secho(f"{what} did not answer at {url} within 60 s", err=True, fg="red")
     raise typer.Exit(1)
 
+
+register_api_commands(app)
 
 __all__ = ["app"]
 

@@ -1,4 +1,5 @@
-"""`round_flow`: one flow run per round, named after the round's slug.
+"""`round_flow`: one flow run per round, named after the round's slug (from when it is scheduled: see
+`flows/run_names.py`).
 
 Scheduled at the round's wake time (cron `11,26,41,56 * * * *` for 15-minute rounds), it discovers the
 market, runs the round (warm at T-180 s by its own clock, or a missed activation is recorded), confirms the
@@ -23,14 +24,15 @@ from core.market.rounds import Round, RoundSchedule
 from core.store.claims import Claim, Holder, RoundClaimedError, RoundFinishedError, claim_round, release_claim
 from core.store.db import make_engine, migrate
 from core.store.models import RoundRow
+from flows.run_names import round_run_name
 from tasks.rounds import discover, recover, report, run_round, settle
 
 DONE = frozenset({"settled", "halted", "missed_activation", "closed_before_start"})
 
 
 def _name() -> str:
-    slug = flow_run.get_parameters().get("round_slug")
-    return str(slug) if slug else _scheduled_round(_schedule()).slug
+    """The run's name, as `RunNamer` gave it while the run was still scheduled: the round's slug."""
+    return round_run_name(flow_run.get_parameters(), flow_run.get_scheduled_start_time(), _schedule())
 
 
 def _scheduled_round(schedule: RoundSchedule) -> Round:
