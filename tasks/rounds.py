@@ -397,11 +397,16 @@ def record_risk_event(settings: Settings, slug: str, kind: str, code: str, messa
         store.dispose()
 
 
+def round_artifact_key(round_: Round, mode: str) -> str:
+    """`round-<mode>-<UTC open, yyyymmdd-hhmmss>`: one card per round that sorts by time and reads."""
+    return f"round-{mode}-{round_.open:%Y%m%d-%H%M%S}"
+
+
 @task(name="report")
 def report(settings: Settings, round_: Round, outcome: RoundOutcome) -> str:
-    """The round's markdown report (headline first) and summary table as Prefect artifacts keyed
-    `round-<open unix s>`, and the outcome and P&L as tags of the flow run, for the runs list."""
-    key = f"round-{round_.open_s}"
+    """The round's markdown report (headline first) as one Prefect artifact (`round_artifact_key`), today's
+    run history, and the outcome and P&L as tags of the flow run, for the runs list."""
+    key = round_artifact_key(round_, settings.mode)
     store = make_engine(settings.resolved_database_url)
     try:
         found = load_round_report(
@@ -415,23 +420,9 @@ def report(settings: Settings, round_: Round, outcome: RoundOutcome) -> str:
     finally:
         store.dispose()
     create_markdown_artifact(
-        key=key, markdown=render_markdown(found), description=f"{round_.slug}: {found.headline}"
-    )
-    create_table_artifact(
-        key=f"{key}-summary",
-        table=[
-            {
-                "slug": outcome.slug,
-                "status": outcome.status,
-                "winner": found.winner,
-                "decisions": sum(found.policy.values()),
-                "orders": outcome.orders,
-                "fills": len(found.fills),
-                "pnl_pusd": str(found.pnl) if found.pnl is not None else None,
-                "fees_pusd": str(found.fees),
-            }
-        ],
-        description=f"Round summary {round_.slug}",
+        key=key,
+        markdown=render_markdown(found),
+        description=f"{round_.open:%H:%M}-{round_.close:%H:%M} UTC · {found.headline}",
     )
     publish_history(settings, round_)
     tag_flow_run(round_tags(found))

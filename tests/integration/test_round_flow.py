@@ -127,7 +127,7 @@ def test_a_round_flow_runs_a_round_to_its_settlement_with_records_and_artifacts(
     async def artifacts() -> tuple[dict[str, str], list[str]]:
         async with get_client() as client:
             found = await client.read_artifacts(
-                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(like_=f"round-{round_.open_s}"))
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(like_=f"round-paper-{stamp}%"))
             )
             found += await client.read_artifacts(
                 artifact_filter=ArtifactFilter(key=ArtifactFilterKey(like_="run-history-paper"))
@@ -136,9 +136,10 @@ def test_a_round_flow_runs_a_round_to_its_settlement_with_records_and_artifacts(
             tags = [tag for run in runs if run for tag in (await client.read_flow_run(run)).tags]
             return {artifact.key or "": str(artifact.data) for artifact in found}, tags
 
+    stamp = round_.open.strftime("%Y%m%d-%H%M%S")
     keys, tags = asyncio.run(artifacts())
-    assert f"round-{round_.open_s}-summary" in keys
-    headline = keys[f"round-{round_.open_s}"].splitlines()[0]
+    assert sorted(keys) == [f"round-paper-{stamp}", "run-history-paper"], "one card per round, keyed by time"
+    headline = keys[f"round-paper-{stamp}"].splitlines()[0]
     assert outcome.winner is not None
     assert headline.startswith(f"# {round_.slug}: {outcome.winner.value.upper()} won · P&L ")
     assert "status:settled" in tags
