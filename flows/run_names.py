@@ -12,7 +12,7 @@ itself with it when it starts, so a run keeps its name from scheduled to finishe
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,7 @@ from tasks.control import ROUND_DEPLOYMENT
 
 if TYPE_CHECKING:
     from prefect.client.orchestration import SyncPrefectClient
+    from prefect.client.schemas.objects import FlowRun, StateType
 
 NAMING_INTERVAL_S = 2.0
 MAX_UPCOMING = 200
@@ -40,34 +41,40 @@ def round_run_name(
     return schedule.round_at_ms(at_ms).slug
 
 
-def name_upcoming_runs(
-    client: SyncPrefectClient, schedule: RoundSchedule, deployment: str = ROUND_DEPLOYMENT
-) -> int:
-    """Rename the deployment's runs that have not started yet after their rounds; how many were renamed
-    (0 when the deployment does not exist yet)."""
-    import httpx
+def deployment_runs(
+    client: SyncPrefectClient, states: Sequence[StateType] = (), deployment: str = ROUND_DEPLOYMENT
+) -> list[FlowRun]:
+    """The deployment's runs in `states` (any state when empty), soonest first; [] before it exists."""
     from prefect.client.schemas.filters import (
         FlowRunFilter,
         FlowRunFilterDeploymentId,
         FlowRunFilterState,
         FlowRunFilterStateType,
     )
-    from prefect.client.schemas.objects import StateType
     from prefect.client.schemas.sorting import FlowRunSort
     from prefect.exceptions import ObjectNotFound
 
     try:
         found = client.read_deployment_by_name(deployment)
     except ObjectNotFound:
-        return 0
-    upcoming = client.read_flow_runs(
-        flow_run_filter=FlowRunFilter(
-            deployment_id=FlowRunFilterDeploymentId(any_=[found.id]),
-            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])),
-        ),
-        sort=FlowRunSort.EXPECTED_START_TIME_ASC,
-        limit=MAX_UPCOMING,
+        return []
+    flow_run_filter = FlowRunFilter(deployment_id=FlowRunFilterDeploymentId(any_=[found.id]))
+    if states:
+        flow_run_filter.state = FlowRunFilterState(type=FlowRunFilterStateType(any_=list(states)))
+    return client.read_flow_runs(
+        flow_run_filter=flow_run_filter, sort=FlowRunSort.EXPECTED_START_TIME_ASC, limit=MAX_UPCOMING
     )
+
+
+def name_upcoming_runs(
+    client: SyncPrefectClient, schedule: RoundSchedule, deployment: str = ROUND_DEPLOYMENT
+) -> int:
+    """Rename the deployment's runs that have not started yet after their rounds; how many were renamed
+    (0 when the deployment does not exist yet)."""
+    import httpx
+    from prefect.client.schemas.objects import StateType
+
+    upcoming = deployment_runs(client, [StateType.SCHEDULED], deployment)
     renamed = 0
     for run in upcoming:
         name = round_run_name(run.parameters, run.expected_start_time, schedule)

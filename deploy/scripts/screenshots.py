@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 
 from core.market.rounds import RoundSchedule
+from flows.run_names import deployment_runs
 
 if TYPE_CHECKING:
     from playwright.sync_api import FloatRect, Page
@@ -220,25 +221,6 @@ def _healthy(api: str) -> bool:
         return httpx.get(f"{api}/health", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
-
-
-def deployment_runs(client: SyncPrefectClient, **state: Any) -> list[FlowRun]:
-    from prefect.client.schemas.filters import (
-        FlowRunFilter,
-        FlowRunFilterDeploymentId,
-        FlowRunFilterState,
-        FlowRunFilterStateType,
-    )
-    from prefect.exceptions import ObjectNotFound
-
-    try:
-        deployment = client.read_deployment_by_name(DEPLOYMENT)
-    except ObjectNotFound:
-        return []
-    flow_run_filter = FlowRunFilter(deployment_id=FlowRunFilterDeploymentId(any_=[deployment.id]))
-    if state:
-        flow_run_filter.state = FlowRunFilterState(type=FlowRunFilterStateType(**state))
-    return client.read_flow_runs(flow_run_filter=flow_run_filter, limit=200)
 
 
 def run_rounds(client: SyncPrefectClient, s: Stack, count: int, fault_round: int) -> None:
@@ -485,7 +467,7 @@ def resume_rounds(client: SyncPrefectClient) -> None:
         client.resume_deployment(found.id)
 
     def named() -> list[FlowRun] | None:
-        runs = deployment_runs(client, any_=[StateType.SCHEDULED])
+        runs = deployment_runs(client, [StateType.SCHEDULED])
         return runs if runs and all(run.name.startswith("btc-updown-") for run in runs) else None
 
     upcoming = sorted(run.name for run in until(named, 90, "upcoming runs named after their rounds"))
@@ -503,7 +485,7 @@ def wind_down(client: SyncPrefectClient, schedule: RoundSchedule) -> None:
     def quiet() -> bool | None:
         now_ms = int(time.time() * 1000)
         next_wake_ms = schedule.next_to_wake(now_ms).wake_ms
-        return (next_wake_ms - now_ms > QUIET_MS and not deployment_runs(client, any_=active)) or None
+        return (next_wake_ms - now_ms > QUIET_MS and not deployment_runs(client, active)) or None
 
     with contextlib.suppress(Exception):
         say("waiting for a quiet moment (no round running, none about to start) to pause the deployment")

@@ -26,6 +26,7 @@ import httpx
 import pytest
 
 from core.market.rounds import RoundSchedule
+from flows.run_names import deployment_runs
 
 if TYPE_CHECKING:
     from prefect.client.orchestration import SyncPrefectClient
@@ -112,25 +113,9 @@ def expected_slug(run: FlowRun) -> str:
 
 
 def scheduled_runs(client: SyncPrefectClient) -> list[FlowRun]:
-    from prefect.client.schemas.filters import (
-        FlowRunFilter,
-        FlowRunFilterDeploymentId,
-        FlowRunFilterState,
-        FlowRunFilterStateType,
-    )
     from prefect.client.schemas.objects import StateType
-    from prefect.exceptions import ObjectNotFound
 
-    try:
-        deployment = client.read_deployment_by_name(DEPLOYMENT)
-    except ObjectNotFound:
-        return []
-    return client.read_flow_runs(
-        flow_run_filter=FlowRunFilter(
-            deployment_id=FlowRunFilterDeploymentId(any_=[deployment.id]),
-            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])),
-        )
-    )
+    return deployment_runs(client, [StateType.SCHEDULED], DEPLOYMENT)
 
 
 def all_named(client: SyncPrefectClient, at_least: int) -> list[FlowRun] | None:
