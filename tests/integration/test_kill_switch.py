@@ -212,12 +212,16 @@ def test_the_kill_command_halts_a_running_round_within_a_second(sim: SimServer, 
     async def scenario() -> list[tuple[int, int, str]]:
         await until(round_.wake_ms)
         runs = [asyncio.create_task(run_seat(s, round_)) for s in seats]
-        kills = []
-        for i, s in enumerate(seats):
+
+        async def kill_at(i: int, s: Seat) -> tuple[int, int, str]:
+            # Each kill at its own time, not after the previous command ends: the command runs on after the
+            # halt (store flag, deployment), ~4 s on a busy machine, and three in a row would outlast the round.
             await until(round_.activation_ms + 2_000 + i * 3_000)
-            kills.append(await kill(s, f"latency probe {i}"))
+            return await kill(s, f"latency probe {i}")
+
+        kills = await asyncio.gather(*(kill_at(i, s) for i, s in enumerate(seats)))
         await asyncio.gather(*runs)
-        return kills
+        return list(kills)
 
     kills = asyncio.run(scenario())
     latencies = []
