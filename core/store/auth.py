@@ -88,3 +88,5 @@ class ApiTokenRow(ApiTokenBase, table=True):
     prefix: str = Field(max_length=16)
     created_at: datetime = Field(default_factory=_now, sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """When the token last authenticated a request (updated at most once a minute)."""

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Column
+from sqlalchemy import Column, Index
 from sqlmodel import Field, SQLModel
 
 import core.store.auth  # noqa: F401 - the API's users and tokens belong to the schema too
@@ -108,6 +108,7 @@ class HeartbeatRecord(SQLModel):
 
 class HeartbeatRow(HeartbeatRecord, table=True):
     __tablename__ = "heartbeats"
+    __table_args__ = (Index("ix_heartbeats_component_ts", "component", "ts"),)
 
 
 class TickSampleRecord(SQLModel):
@@ -274,6 +275,26 @@ class OperatorActionRow(OperatorActionRecord, table=True):
     __tablename__ = "operator_actions"
 
 
+class AlertRecord(SQLModel):
+    """Something an operator must hear of (a feed down, a burst of order failures, a trip, a missed
+    activation, a settlement mismatch, an outbox backlog): kept whether or not it was sent, and why not."""
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    ts: datetime = _ts()
+    code: str = Field(max_length=64, index=True)
+    severity: str = Field(max_length=16)
+    message: str = Field(max_length=500)
+    round_slug: str | None = Field(default=None, max_length=64, index=True)
+    source: str = Field(max_length=64)
+    sent: bool = False
+    suppressed: str | None = Field(default=None, max_length=64)
+    details: dict[str, Any] = _json()
+
+
+class AlertRow(AlertRecord, table=True):
+    __tablename__ = "alerts"
+
+
 class SettingRow(SQLModel, table=True):
     """Live-editable state: risk limits, strategy toggles, the kill switch."""
 
@@ -293,6 +314,7 @@ AUDIT_TABLES: tuple[str, ...] = (
     "risk_events",
     "settlements",
     "operator_actions",
+    "alerts",
 )
 
 TABLES: dict[str, type[SQLModel]] = {
@@ -310,6 +332,7 @@ TABLES: dict[str, type[SQLModel]] = {
         RiskEventRow,
         SettlementRow,
         OperatorActionRow,
+        AlertRow,
         SettingRow,
     )
 }

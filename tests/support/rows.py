@@ -8,6 +8,7 @@ from decimal import Decimal
 from sqlmodel import SQLModel
 
 from core.store.models import (
+    AlertRow,
     DecisionRow,
     FillRow,
     OperatorActionRow,
@@ -95,4 +96,5 @@ def audit_rows() -> list[SQLModel]:
             fees=Decimal("0.17436"),
         ),
         OperatorActionRow(ts=now, actor="alice", action="halt", reason="test"),
+        AlertRow(ts=now, code="feed_down", severity="critical", message="market feed down", source="test"),
     ]
