@@ -24,6 +24,7 @@ from core.store.auth import ApiTokenRow, RefreshTokenRow, Role, UserRow
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
 MIN_PASSWORD = 12
+LAST_USE_RESOLUTION = timedelta(minutes=1)
 MAX_PASSWORD = 128
 
 
@@ -223,6 +224,11 @@ def api_token_principal(session: Session, token: str, *, now: datetime) -> Princ
         raise AuthFailure(401, f"API token {row.name} expired")
     owner = _usable_user(session, row.user_id)
     granted, held = role_of(row.role, f"API token {row.name}"), role_of(owner.role, owner.name)
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USE_RESOLUTION:
+        row.last_used_at = now  # at most once a minute: a busy machine token does not write per request
+        session.add(row)
+        session.commit()
+        session.refresh(owner)  # the commit expired it; routes read the owner's fields directly
     return Principal(
         user=owner, role=min(granted, held, key=lambda r: r.rank), via="api_token", token_id=row.id
     )

@@ -18,7 +18,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from api.metrics import registry_for
 from api.models import Problem
 from api.readiness import schema_head
-from api.routes import health, login, metrics, rounds, tokens, users
+from api.routes import controls, health, login, metrics, rounds, tokens, users
 from api.routes import status as status_routes
 from api.security import SigningKey
 from core.clock import Clock, WallClock
@@ -59,7 +59,14 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
 
     app.include_router(health.router)
     app.include_router(login.router, responses=AUTH_RESPONSES)
-    for router in (tokens.router, users.router, status_routes.router, rounds.router, metrics.router):
+    for router in (
+        tokens.router,
+        users.router,
+        status_routes.router,
+        rounds.router,
+        metrics.router,
+        controls.router,
+    ):
         app.include_router(router, responses=AUTH_RESPONSES)
 
     app.add_exception_handler(OperationalError, _store_unavailable)

@@ -101,6 +101,7 @@ class ApiTokenPublic(ApiTokenBase):
     prefix: str = Field(description="The token's first characters, to recognise it; never the token.")
     created_at: datetime
     revoked_at: datetime | None = None
+    last_used_at: datetime | None = Field(default=None, description="Last request it made (to the minute).")
 
 
 class ApiTokenCreated(ApiTokenPublic):

@@ -64,13 +64,31 @@ def describe_switch(switch: KillSwitch, actor: str | None) -> str:
     return f"halted by operator {actor or 'unknown'}: {switch.reason or 'no reason given'}"
 
 
-def write_kill_switch(engine: Engine, switch: KillSwitch, *, actor: str, action: str, reason: str) -> None:
-    """Set the store's kill flag and record who did it: one transaction, so neither exists without the other."""
+def write_kill_switch(
+    engine: Engine,
+    switch: KillSwitch,
+    *,
+    actor: str,
+    action: str,
+    reason: str,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Set the store's kill flag and record who did it: one transaction, so neither exists without the other.
+    The operator action's details carry the flag before and after, with what the caller adds (its address)."""
     with Session(engine) as session:
         row = session.get(SettingRow, KILL_SWITCH_KEY) or SettingRow(key=KILL_SWITCH_KEY, value={})
+        before = dict(row.value) if isinstance(row.value, dict) else row.value
         row.value, row.updated_by, row.updated_at = switch.to_setting(), actor, datetime.now(UTC)
         session.add(row)
-        session.add(OperatorActionRow(actor=actor, action=action, target=ROUND_DEPLOYMENT, reason=reason))
+        session.add(
+            OperatorActionRow(
+                actor=actor,
+                action=action,
+                target=ROUND_DEPLOYMENT,
+                reason=reason,
+                details={"before": before or None, "after": row.value, **(details or {})},
+            )
+        )
         session.commit()
 
 
@@ -141,7 +159,14 @@ def remove_halt_file(data_dir: Path) -> Step:
 
 
 def set_store_flag(
-    url: str, switch: KillSwitch, *, actor: str, action: str, reason: str, timeout_s: float = STORE_TIMEOUT_S
+    url: str,
+    switch: KillSwitch,
+    *,
+    actor: str,
+    action: str,
+    reason: str,
+    timeout_s: float = STORE_TIMEOUT_S,
+    details: dict[str, Any] | None = None,
 ) -> Step:
     """The store's flag and the operator action, or a clear failure within `timeout_s` whatever the database
     does (refuses, hangs, or holds a lock). A store without the schema yet is migrated first."""
@@ -154,7 +179,7 @@ def set_store_flag(
             try:
                 if not inspect(engine).has_table(SettingRow.__tablename__):
                     migrate(url)
-                write_kill_switch(engine, switch, actor=actor, action=action, reason=reason)
+                write_kill_switch(engine, switch, actor=actor, action=action, reason=reason, details=details)
             finally:
                 engine.dispose()
         except BaseException as exc:

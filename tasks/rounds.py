@@ -42,6 +42,7 @@ from core.live.round_report import (
 from core.live.runner import RoundOutcome, RoundRunner, round_row
 from core.live.venue_session import LiveVenueSession, open_live_session
 from core.market.rounds import Round
+from core.live.controls import ControlsWatch
 from core.risk.limits import RiskLimits, load_limits
 from core.risk.state import AccountState
 from core.risk.verdict import ReasonCode
@@ -156,6 +157,7 @@ async def run_round(
                 account=account,
                 tape_dir=settings.data_dir / "tapes",
                 halt_check=halt_check,
+                controls_check=ControlsWatch(store, RiskLimits.from_settings(settings.risk)),
                 progress=progress,
                 flow_run_id=str(flow_run.get_id() or ""),
                 on_trip=on_trip,

@@ -48,6 +48,7 @@ from core.market.rounds import Round
 from core.market.settlement import SettlementSource
 from core.risk.context import RiskContext, VenueTerms
 from core.risk.guard import RiskEvent, RiskGuard
+from core.risk.limits import RiskLimits
 from core.risk.state import KillSource, RoundExposure
 from core.risk.verdict import ReasonCode, RiskVerdict
 from core.store.models import (
@@ -159,6 +160,8 @@ class RoundEngine:
         self.cutoff_ms = round_.close_ms - config.cutoff_s * 1000
         self.halted: str | None = None
         self.suspended: str | None = None
+        self.disabled: frozenset[str] = frozenset()
+        """Strategies an operator switched off: not evaluated until switched on again."""
         self._venue = VenueTerms(min_order_size=market.min_order_size, fees=market.fee_schedule)
         self._last_ts: dict[object, int] = {}
         self._next_evaluation_ms = round_.activation_ms
@@ -228,7 +231,13 @@ class RoundEngine:
         if self.halted is not None or self.suspended is not None:
             return
         proposals = [
-            d for d in (strategy.evaluate(self.features) for strategy in self.strategies) if d is not None
+            d
+            for d in (
+                strategy.evaluate(self.features)
+                for strategy in self.strategies
+                if strategy.name not in self.disabled
+            )
+            if d is not None
         ]
         if not proposals:
             return
@@ -422,6 +431,28 @@ class RoundEngine:
         if self.suspended is not None:
             self.suspended = None
             self._record_control("reset", reason, now_ms)
+
+    def apply_controls(
+        self, limits: RiskLimits, disabled: frozenset[str], now_ms: int, *, changes: dict[str, Any]
+    ) -> None:
+        """An operator's risk limits and strategy toggles, effective from the next evaluation; recorded as a
+        risk event of kind `control` with what changed. Not in the digest: it comes from outside the tape."""
+        self.guard.update_limits(limits)
+        self.disabled = disabled
+        described = "; ".join(f"{key} {value}" for key, value in changes.items())
+        self.sink.put(
+            RiskEventRecord(
+                id=self.ids.next("risk_event"),
+                round_slug=self.round.slug,
+                run_id=self.config.run_id,
+                ts=ms_to_datetime(now_ms),
+                kind="control",
+                approved=True,
+                reason_code="operator_controls",
+                message=f"operator controls applied: {described}"[:500],
+                details=changes,
+            )
+        )
 
     def _record_control(self, kind: str, message: str, now_ms: int) -> None:
         """A suspension or its end, as a risk event. Not in the digest: it comes from outside the tape."""

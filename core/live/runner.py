@@ -48,6 +48,7 @@ from core.events import (
     Timer,
 )
 from core.execution.base import Executor
+from core.live.controls import CONTROLS_POLL_S, OperatorControls
 from core.live.halt import HALT_FILE_POLL_S, FailClosed, HaltFileWatch, halt_path
 from core.live.publish import RedisPublisher
 from core.live.recovery import RoundHistory
@@ -78,6 +79,7 @@ WARMUP_MIN_S = 5.0
 RESOLUTION_WAIT_S = 20.0
 
 HaltCheck = Callable[[], Awaitable[str | None]]
+ControlsCheck = Callable[[], Awaitable[OperatorControls]]
 
 
 class VenueSession(Protocol):
@@ -261,6 +263,7 @@ class RoundRunner:
         attempt: int = 1,
         history: RoundHistory | None = None,
         alert: Callable[[str], None] | None = None,
+        controls_check: ControlsCheck | None = None,
     ) -> None:
         self.settings = settings
         self.round = round_
@@ -276,6 +279,7 @@ class RoundRunner:
         self.account = account
         self.tape_dir = tape_dir
         self.halt_check = halt_check
+        self.controls_check = controls_check
         self.progress = progress or (lambda line: None)
         self.flow_run_id = flow_run_id
         self._queue: asyncio.Queue[Event] = asyncio.Queue()
@@ -421,6 +425,8 @@ class RoundRunner:
         if self.venue is not None:
             tasks.append(asyncio.create_task(self.venue.keepalive()))
         tasks.append(asyncio.create_task(self._watch_halt(engine, outcome)))
+        if self.controls_check is not None:
+            tasks.append(asyncio.create_task(self._watch_controls(engine, self.controls_check)))
         try:
             tape = self._tape(engine)
             finished = False
@@ -613,6 +619,33 @@ class RoundRunner:
                 poller.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await poller
+
+    async def _watch_controls(self, engine: RoundEngine, check: ControlsCheck) -> None:
+        """The operator's strategy toggles and risk limits, read every `CONTROLS_POLL_S`; a change reaches the
+        engine's next evaluation. A failed read keeps what the engine has (logged once per outage): limits
+        never loosen by accident, and the kill switch, not this, is what stops trading."""
+        applied = OperatorControls(engine.guard.limits, engine.disabled)
+        failing = False
+        while True:
+            try:
+                controls = await asyncio.wait_for(check(), HALT_CHECK_TIMEOUT_S)
+            except Exception as exc:
+                if not failing:
+                    log.warning(
+                        "%s: operator controls unreadable, keeping the current ones: %s", self.round.slug, exc
+                    )
+                failing = True
+            else:
+                failing = False
+                changes = controls.changes_from(applied)
+                if changes:
+                    engine.apply_controls(
+                        controls.limits, controls.disabled, self.clock.now_ms(), changes=changes
+                    )
+                    applied = controls
+                    log.warning("%s: operator controls applied: %s", self.round.slug, changes)
+                    self.progress(f"{self.round.slug}: operator controls applied: {changes}")
+            await asyncio.sleep(CONTROLS_POLL_S)
 
     def _fail_closed(self, engine: RoundEngine, unreadable: list[str], now: int) -> None:
         if unreadable and engine.suspended is None:

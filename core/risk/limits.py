@@ -20,10 +20,12 @@ from core.store.models import SettingRow
 
 LIMITS_KEY = "risk_limits"
 
-# Booleans are ints to Python; a limit of `true` trades is refused rather than read as 1.
-Count = Annotated[int, Field(ge=0, strict=True)]
-AtLeastOne = Annotated[int, Field(ge=1, strict=True)]
-NonNegativeDecimal = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
+# Booleans are ints to Python; a limit of `true` trades is refused rather than read as 1. Upper bounds refuse
+# the absurd (a slipped digit, a copy-paste of a price as a count) with the field named, at start-up and live.
+Count = Annotated[int, Field(ge=0, le=1_000, strict=True)]
+AtLeastOne = Annotated[int, Field(ge=1, le=1_000, strict=True)]
+NonNegativeDecimal = Annotated[Decimal, Field(ge=0, le=1_000_000, allow_inf_nan=False)]
+Amount = Annotated[PositiveDecimal, Field(le=1_000_000)]
 
 
 class LimitsError(ValueError):
@@ -35,17 +37,17 @@ class RiskLimits(BaseModel):
 
     model_config = {"frozen": True, "extra": "forbid"}
 
-    max_position_shares: PositiveDecimal = Decimal(100)
-    max_notional_per_trade: PositiveDecimal = Decimal(25)
+    max_position_shares: Amount = Decimal(100)
+    max_notional_per_trade: Amount = Decimal(25)
     max_trades_per_round: Count = 4
-    max_daily_loss: PositiveDecimal = Decimal(50)
+    max_daily_loss: Amount = Decimal(50)
     loss_streak_for_cooldown: AtLeastOne = 3
     cooldown_rounds: Count = 4
     entry_price_cap: Probability = Decimal("0.95")
     min_edge_after_fees: Annotated[Decimal, Field(ge=0, lt=1, allow_inf_nan=False)] = Decimal("0.02")
     min_book_depth_shares: NonNegativeDecimal = Decimal(20)
-    max_divergence_bps: NonNegativeDecimal = Decimal(50)
-    stale_feed_seconds: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 5.0
+    max_divergence_bps: Annotated[Decimal, Field(ge=0, le=10_000, allow_inf_nan=False)] = Decimal(50)
+    stale_feed_seconds: Annotated[float, Field(gt=0, le=600, allow_inf_nan=False)] = 5.0
     order_error_burst: AtLeastOne = 5
     min_book_depth_ticks: Count = 3
     """Depth is counted from the best price of the side we take to this many ticks beyond it."""

@@ -13,11 +13,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
+from api.readiness import schema_head
 from core.clock import SimulatedClock
 from core.store.db import migrate
 from tests.api.conftest import PASSWORD, make_settings
 
 DEAD_POSTGRES = "postgresql://postgres@127.0.0.1:1/nothing"
+HEAD = schema_head("sqlite://")
+"""The newest migration the code has (what a ready store must be at)."""
 
 
 class _Health(BaseHTTPRequestHandler):
@@ -70,7 +73,7 @@ def test_ready_when_the_store_and_prefect_answer(
     status, checks = ready(tmp_path, store_url, clock, prefect_api)
 
     assert status == 200
-    assert checks["store"] == {"name": "store", "status": "ok", "detail": "reachable, schema at 0003"}
+    assert checks["store"] == {"name": "store", "status": "ok", "detail": f"reachable, schema at {HEAD}"}
     assert checks["prefect"] == {"name": "prefect", "status": "ok", "detail": "reachable"}
 
 
@@ -105,7 +108,7 @@ def test_a_store_behind_the_code_s_schema_is_not_ready(
     status, checks = ready(tmp_path, url, clock, prefect_api)
 
     assert status == 503
-    assert checks["store"]["detail"] == "schema at 0002, this API needs 0003: run `btc-agent db upgrade`"
+    assert checks["store"]["detail"] == f"schema at 0002, this API needs {HEAD}: run `btc-agent db upgrade`"
 
 
 def test_with_the_store_away_every_route_answers_503_with_a_reason(
