@@ -15,10 +15,11 @@ from sqlalchemy.exc import OperationalError
 from starlette.middleware.cors import CORSMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from api.live import LiveReader
 from api.metrics import registry_for
 from api.models import Problem
 from api.readiness import schema_head
-from api.routes import controls, health, login, metrics, rounds, tokens, users
+from api.routes import controls, events, health, login, metrics, rounds, tokens, users
 from api.routes import status as status_routes
 from api.security import SigningKey
 from core.clock import Clock, WallClock
@@ -55,6 +56,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.state.clock = clock or WallClock()
     app.state.signing_key = SigningKey(settings)
     app.state.schema_head = schema_head(url)
+    app.state.live = LiveReader(settings)
     app.state.metrics = registry_for(app.state.engine, settings.resolved_spool_dir, app.state.clock)
 
     app.include_router(health.router)
@@ -66,6 +68,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         rounds.router,
         metrics.router,
         controls.router,
+        events.router,
     ):
         app.include_router(router, responses=AUTH_RESPONSES)
 

@@ -192,6 +192,9 @@ class Status(BaseModel):
         description="The running round's own report (feeds, books, position), from its latest heartbeat."
     )
     live_unavailable: str | None = Field(description="Why `live` is null.")
+    live_source: Literal["redis", "store"] = Field(
+        description="Where `live` was read: Redis when configured (and answering), else the store."
+    )
 
 
 # --- history -------------------------------------------------------------------------------------------

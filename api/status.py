@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -21,14 +22,17 @@ FRESH_S = 10 * STATE_EVERY_S
 """A heartbeat older than this is not shown as live: the round stopped publishing (or the outbox lags)."""
 
 
-def agent_status(session: Session, settings: Settings, now: datetime) -> Status:
+LiveRead = Callable[[Session, str, datetime], tuple[LiveState | None, str | None, str]]
+
+
+def agent_status(session: Session, settings: Settings, now: datetime, *, live_read: LiveRead) -> Status:
     schedule = RoundSchedule(
         settings.round_seconds, settings.activation_lead_seconds, settings.wake_lead_seconds
     )
     current = schedule.round_at(now)
     stored = session.get(RoundRow, current.slug)
     switch, switch_problem = kill_switch(session)
-    live, live_problem = live_state(session, settings.mode, now)
+    live, live_problem, source = live_read(session, settings.mode, now)
     return Status(
         at=now,
         mode=settings.mode,
@@ -40,6 +44,7 @@ def agent_status(session: Session, settings: Settings, now: datetime) -> Status:
         latest_decision=latest_decision(session),
         live=live,
         live_unavailable=live_problem,
+        live_source=source,
     )
 
 

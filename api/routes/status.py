@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from api.deps import NowDep, SessionDep, SettingsDep, Viewer
+from api.live import LiveReader
 from api.models import Status
 from api.status import agent_status
 
@@ -12,7 +13,10 @@ router = APIRouter(tags=["status"])
 
 
 @router.get("/status")
-def read_status(_caller: Viewer, session: SessionDep, settings: SettingsDep, now: NowDep) -> Status:
+def read_status(
+    _caller: Viewer, session: SessionDep, settings: SettingsDep, now: NowDep, request: Request
+) -> Status:
     """Mode, the current round and its timers, the kill switch, today's P&L by mode, the latest decision,
     and the running round's own report when its heartbeat is fresh (else null, with the reason)."""
-    return agent_status(session, settings, now)
+    reader: LiveReader = request.app.state.live
+    return agent_status(session, settings, now, live_read=reader.read)

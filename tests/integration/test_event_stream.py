@@ -1,0 +1,202 @@
+"""The live stream from the outside: a paper round on the simulated venue writes through its outbox to the
+store (and to Redis when set), the API is served on loopback, and a client reads `GET /events/stream` over
+HTTP as the console does. Every decision the engine makes must be on the stream within a second of being
+made, from the store alone and through Redis; the round's state comes about once a second.
+
+Rounds are 16 s long (active for the last 10 s); venue, agent and API share a clock set a little before a
+round opens, so a test runs one round without waiting for the wall clock to reach one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+from sqlmodel import Session, select
+
+from api.main import create_app
+from api.security import create_access_token
+from core.adapters.polymarket.gamma import GammaClient
+from core.config import Settings, load_settings
+from core.engine.assembly import EngineRecipe
+from core.engine.policy import PolicyConfig
+from core.live.runner import RoundOutcome, RoundRunner
+from core.market.rounds import Round, RoundSchedule
+from core.risk.limits import RiskLimits
+from core.sim.market_maker import MarketMakerConfig
+from core.sim.server import SimServer
+from core.sim.venue import SimConfig
+from core.store.auth import Role, UserRow
+from core.store.db import make_engine, migrate
+from core.store.models import DecisionRow
+from core.store.outbox import Outbox
+from tests.support.api_server import serve_api
+from tests.support.clocks import ShiftedClock
+
+pytestmark = [pytest.mark.slow]
+
+ROUND_S, ACTIVATION_S = 16, 10
+SCHEDULE = RoundSchedule(ROUND_S, ACTIVATION_S, ROUND_S)
+SECRET = "a-signing-key-for-tests-only-0123456789abcdef"
+BOUND_MS = 1_000
+RECIPE = EngineRecipe(
+    limits=RiskLimits(
+        max_trades_per_round=3, max_notional_per_trade=Decimal(10), min_book_depth_shares=Decimal(5)
+    ),
+    strategies=("fair_value", "momentum", "mean_reversion"),
+    params={"fair_value": {"margin": 0.0, "size": Decimal(10)}},
+    policy=PolicyConfig(min_interval_ms=1_000),
+    cutoff_s=1,
+)
+
+
+@dataclass
+class Venue:
+    server: SimServer
+    clock: ShiftedClock
+    round: Round
+
+
+@pytest.fixture
+def sim() -> Iterator[Venue]:
+    wall = time.time_ns() // 1_000_000
+    round_ = SCHEDULE.round_at_ms(wall).next().next()
+    clock = ShiftedClock(round_.open_ms - 1_500 - wall)
+    config = SimConfig(
+        round_seconds=ROUND_S, seed=31, annual_vol=4.0, market_maker=MarketMakerConfig(fair_noise=0.06)
+    )
+    with SimServer(config, clock=clock) as server:
+        yield Venue(server, clock, round_)
+
+
+def redis_or_skip() -> str:
+    url = os.environ.get("BTC_AGENT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError as exc:
+        pytest.skip(f"no Redis at {url} ({exc}); set BTC_AGENT_TEST_REDIS_URL to run this test")
+    return url
+
+
+@dataclass
+class Heard:
+    """What the stream's client read: each event's name, data and when it arrived (the shared clock)."""
+
+    events: list[tuple[str, dict[str, Any], int]] = field(default_factory=list)
+
+    def of(self, name: str) -> list[tuple[dict[str, Any], int]]:
+        return [(data, at) for event, data, at in self.events if event == name]
+
+
+async def listen(base_url: str, token: str, clock: ShiftedClock, heard: Heard, ready: asyncio.Event) -> None:
+    headers = {"Authorization": f"Bearer {token}", "Accept": "text/event-stream"}
+    async with (
+        httpx.AsyncClient(base_url=base_url, timeout=None) as client,
+        client.stream("GET", "/events/stream", headers=headers, params={"mode": "paper"}) as answer,
+    ):
+        assert answer.status_code == 200, await answer.aread()
+        ready.set()
+        event = "message"
+        async for line in answer.aiter_lines():
+            if line.startswith("event:"):
+                event = line.removeprefix("event:").strip()
+            elif line.startswith("data:"):
+                heard.events.append((event, json.loads(line.removeprefix("data:").strip()), clock.now_ms()))
+            elif not line:
+                event = "message"
+
+
+def run_with_stream(sim: Venue, tmp_path: Path, *, redis_url: str | None) -> tuple[Heard, RoundOutcome, str]:
+    url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    migrate(url)
+    settings: Settings = load_settings(
+        data_dir=tmp_path,
+        database_url=url,
+        round_seconds=ROUND_S,
+        activation_lead_seconds=ACTIVATION_S,
+        wake_lead_seconds=ROUND_S,
+        venue=sim.server.urls,
+        api={"jwt_secret": SECRET},
+        redis_url=redis_url,
+        redis_namespace=f"test-{uuid.uuid4().hex[:8]}",
+    )
+    store = make_engine(url)
+    with Session(store, expire_on_commit=False) as session:
+        user = UserRow(name="watcher", role=Role.VIEWER.value, password_hash="-")
+        session.add(user)
+        session.commit()
+    token = create_access_token(user.id, SECRET, now=sim.clock.now(), lifetime=timedelta(hours=1))
+    heard = Heard()
+    outbox = Outbox(tmp_path / "spool", url).start()
+
+    async def scenario(base_url: str) -> RoundOutcome:
+        client = GammaClient(settings.venue.gamma_url)
+        try:
+            market = await client.market(sim.round.slug)
+        finally:
+            await client.close()
+        ready = asyncio.Event()
+        listener = asyncio.create_task(listen(base_url, token, sim.clock, heard, ready))
+        await asyncio.wait_for(ready.wait(), 10)
+        await sim.clock.sleep_until(sim.round.open_ms + 200)
+        runner = RoundRunner(
+            settings, sim.round, market, RECIPE, sink=outbox, run_id="paper", clock=sim.clock
+        )
+        outcome = await runner.run()
+        await asyncio.sleep(1.5)  # the last records through the outbox and onto the stream
+        listener.cancel()
+        await asyncio.gather(listener, return_exceptions=True)
+        return outcome
+
+    try:
+        with serve_api(create_app(settings, clock=sim.clock)) as base_url:
+            outcome = asyncio.run(scenario(base_url))
+    finally:
+        outbox.close()
+        store.dispose()
+    return heard, outcome, url
+
+
+def check(heard: Heard, url: str, source: str) -> None:
+    with Session(make_engine(url)) as session:
+        made = {row.id: row for row in session.exec(select(DecisionRow)).all()}
+    streamed = {data["row"]["id"]: at for data, at in heard.of("decision")}
+    assert made, "the round decided something"
+    assert set(streamed) == set(made), "every decision the round stored is on the stream, once"
+    assert len(heard.of("decision")) == len(made)
+    latencies = sorted(streamed[key] - int(row.ts.timestamp() * 1000) for key, row in made.items())
+    p50, p99 = latencies[len(latencies) // 2], latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    print(
+        f"\n{source}: {len(latencies)} decisions, made -> on the stream p50 {p50} ms, p99 {p99} ms, max {latencies[-1]} ms"
+    )
+    assert latencies[-1] < BOUND_MS, f"a decision reached the stream {latencies[-1]} ms after it was made"
+    states = heard.of("state")
+    assert len(states) >= ROUND_S - 6, "about one state a second while the round runs"
+    assert {data["round_slug"] for data, _ in states} == {made[next(iter(made))].round_slug}
+    assert {"fill", "order", "risk_event", "settlement"} <= {event for event, _, _ in heard.events}
+
+
+def test_decisions_reach_the_stream_from_the_store_within_a_second(sim: Venue, tmp_path: Path) -> None:
+    heard, outcome, url = run_with_stream(sim, tmp_path, redis_url=None)
+    assert outcome.status == "settled"
+    check(heard, url, "store")
+
+
+def test_decisions_reach_the_stream_through_redis_within_a_second(sim: Venue, tmp_path: Path) -> None:
+    redis_url = redis_or_skip()
+    heard, outcome, url = run_with_stream(sim, tmp_path, redis_url=redis_url)
+    assert outcome.status == "settled"
+    assert not any(event == "notice" for event, _, _ in heard.events), "Redis served the whole stream"
+    check(heard, url, "redis")
