@@ -5,6 +5,7 @@ Bad values fail at start with the environment variable named; secrets are `Secre
 
 from __future__ import annotations
 
+import json
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -12,8 +13,16 @@ from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import platformdirs
-from pydantic import BaseModel, Field, IPvAnyNetwork, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    BaseModel,
+    Field,
+    IPvAnyNetwork,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
 
 ENV_PREFIX = "BTC_AGENT_"
@@ -24,6 +33,8 @@ Probability = Annotated[Decimal, Field(gt=0, lt=1, allow_inf_nan=False)]
 
 
 SECRET_FIELDS = frozenset({"private_key", "api_key", "api_secret", "api_passphrase", "jwt_secret"})
+UNECHOED_FIELDS = SECRET_FIELDS | {"urls"}
+"""Fields whose bad value an error never shows: the secrets, and the alert URLs (they carry tokens)."""
 
 
 class SettingsError(ValueError):
@@ -100,6 +111,51 @@ class ApiSettings(BaseModel):
     )
 
 
+class AlertSettings(BaseModel):
+    """Where alerts go (apprise URLs) and how often; every alert lands in the store, sent or not."""
+
+    model_config = {"frozen": True, "extra": "forbid"}
+
+    urls: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
+        default=(),
+        description="Apprise URLs (json://, slack://, tgram://, mailto://, ...), as a JSON list or separated "
+        "by spaces; they carry tokens, so they are secret. None: alerts are only stored.",
+    )
+    dedup_seconds: Annotated[float, Field(ge=0, le=86400)] = Field(
+        default=300.0, description="An alert with the same code and round within this long is not sent again."
+    )
+    max_per_minute: Annotated[int, Field(ge=1, le=600)] = Field(
+        default=10, description="At most this many alerts are sent in any 60 s; the rest are only stored."
+    )
+    outbox_backlog: Annotated[int, Field(ge=1)] = Field(
+        default=1000, description="A round's outbox holding more records than this unwritten raises an alert."
+    )
+    send_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = Field(
+        default=10.0, description="The longest one alert's delivery to all its URLs may take."
+    )
+
+    @field_validator("urls", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        """One environment variable: a JSON list, or URLs separated by spaces (apprise URLs have none)."""
+        if not isinstance(value, str):
+            return value
+        if not value.lstrip().startswith("["):
+            return value.split()
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise ValueError("starts with [ but is not a JSON list of URLs") from None
+
+    @field_validator("urls")
+    @classmethod
+    def _check(cls, urls: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        for number, url in enumerate(urls, 1):
+            if not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://\S+$", url.get_secret_value()):
+                raise ValueError(f"URL {number} is not an apprise URL (schema://...)")
+        return urls
+
+
 def default_data_dir() -> Path:
     return platformdirs.user_data_path(APP_NAME)
 
@@ -157,6 +213,7 @@ class Settings(BaseSettings):
     risk: RiskLimitsSettings = RiskLimitsSettings()
     venue: VenueSettings = VenueSettings()
     api: ApiSettings = ApiSettings()
+    alerts: AlertSettings = AlertSettings()
     private_key: SecretStr | None = None
     api_key: SecretStr | None = None
     api_secret: SecretStr | None = None
@@ -254,7 +311,7 @@ def _describe(error: Any) -> str:
     location = error["loc"]
     if not location:
         return f"settings: {error['msg']}"
-    secret = any(part in SECRET_FIELDS for part in location)
+    secret = any(part in UNECHOED_FIELDS for part in location)
     shown = "" if secret else f" (got {error.get('input')!r})"
     return f"{env_name(location)}: {error['msg']}{shown}"
 

@@ -19,11 +19,14 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from core.adapters.polymarket.gamma import GammaClient, MarketInfo
+from core.alerts.alerter import Alerter, store_sink
+from core.alerts.listener import AlertListener, alert_on
 from core.clock import WallClock
 from core.config import Settings
 from core.engine.assembly import EngineRecipe
 from core.errors import LiveStartError
 from core.events import Outcome
+from core.live.controls import ControlsWatch
 from core.live.reconcile import trust_the_venue
 from core.live.recovery import (
     RoundHistory,
@@ -42,7 +45,6 @@ from core.live.round_report import (
 from core.live.runner import RoundOutcome, RoundRunner, round_row
 from core.live.venue_session import LiveVenueSession, open_live_session
 from core.market.rounds import Round
-from core.live.controls import ControlsWatch
 from core.risk.limits import RiskLimits, load_limits
 from core.risk.state import AccountState
 from core.risk.verdict import ReasonCode
@@ -111,6 +113,7 @@ async def run_round(
     now = int(datetime.now(UTC).timestamp() * 1000)
     account = account_for(settings, limits, now, store)
     outbox = Outbox(spool, store_url).start()
+    alerter = Alerter(settings.alerts, outbox.put, label=settings.mode)  # sends on a thread of its own
     watch = HaltWatch(store)
     lease = LeaseKeeper(store, claim)
     keeper = asyncio.create_task(lease.run())
@@ -165,12 +168,14 @@ async def run_round(
                 history=history,
                 alert=logger.warning,
             )
+            runner.sink.listeners.append(AlertListener(alerter))
             with core_warnings_to(logger):
                 outcome = await runner.run()
     finally:
         if venue is not None:
             await venue.close()  # cancels what rests; a no-op when the runner already closed it
         keeper.cancel()
+        await asyncio.to_thread(alerter.close)  # each alert delivered, or stored as unsent, into the outbox
         drained = await asyncio.to_thread(outbox.close, 30.0)
         remove_if_drained(spool, drained=drained)
         if not drained:
@@ -329,7 +334,9 @@ async def confirm_settlement(
                 f"ours ({outcome.winner.value}) is unconfirmed"
             )
         logger.warning("%s: %s", outcome.slug, message)
-        record_risk_event(settings, outcome.slug, "alert", OFFICIAL_OUTCOME_MISSING, message)
+        await asyncio.to_thread(
+            record_risk_event, settings, outcome.slug, "alert", OFFICIAL_OUTCOME_MISSING, message
+        )
         return outcome
     if outcome.winner is None:
         logger.warning(
@@ -340,7 +347,9 @@ async def confirm_settlement(
         )
     elif official is not outcome.winner:
         message = f"our outcome {outcome.winner.value} differs from the venue's {official.value}"
-        record_risk_event(settings, outcome.slug, "trip", ReasonCode.SETTLEMENT_MISMATCH.value, message)
+        await asyncio.to_thread(
+            record_risk_event, settings, outcome.slug, "trip", ReasonCode.SETTLEMENT_MISMATCH.value, message
+        )
         on_trip(f"{ReasonCode.SETTLEMENT_MISMATCH.value}: {outcome.slug}: {message}")
     else:
         logger.info("%s: the venue's official outcome agrees with ours: %s", outcome.slug, official.value)
@@ -376,25 +385,20 @@ async def await_official_outcome(settings: Settings, slug: str, logger: Logger) 
 
 
 def record_risk_event(settings: Settings, slug: str, kind: str, code: str, message: str) -> None:
-    """A trip or alert found outside the engine (after the round), in the audit trail like the engine's own."""
+    """A trip or alert found outside the engine (after the round), in the audit trail like the engine's own,
+    and raised as an alert first (waiting at most the send timeout): a store that is away cannot hide it."""
+    record = RiskEventRecord(
+        round_slug=slug,
+        run_id=settings.mode,
+        kind=kind,
+        approved=False,
+        reason_code=code,
+        message=message[:500],
+    )
     store = make_engine(settings.resolved_database_url)
     try:
-        insert_rows(
-            store,
-            [
-                (
-                    "risk_events",
-                    RiskEventRecord(
-                        round_slug=slug,
-                        run_id=settings.mode,
-                        kind=kind,
-                        approved=False,
-                        reason_code=code,
-                        message=message[:500],
-                    ).model_dump(),
-                )
-            ],
-        )
+        alert_on(Alerter(settings.alerts, store_sink(store), label=settings.mode), [record], source="settle")
+        insert_rows(store, [("risk_events", record.model_dump())])
     finally:
         store.dispose()
 

@@ -15,17 +15,23 @@ import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy.engine import make_url
+from sqlmodel import Session, col, select
 
+from api.main import create_app
+from api.security import create_access_token
 from core.adapters.polymarket.gamma import GammaClient
 from core.clock import WallClock
 from core.config import Settings, load_settings
 from core.engine.assembly import EngineRecipe
 from core.engine.engine import ListSink
+from core.live.halt import halt_path
 from core.live.runner import RoundOutcome, RoundRunner
 from core.market.rounds import Round, RoundSchedule
 from core.risk.limits import RiskLimits
@@ -34,9 +40,11 @@ from core.sim.faults import FaultRequest
 from core.sim.market_maker import MarketMakerConfig
 from core.sim.server import SimServer
 from core.sim.venue import SimConfig
+from core.store.auth import Role, UserRow
 from core.store.db import make_engine, migrate
-from core.store.models import OrderRecord, RiskEventRecord
-from tasks.control import HaltWatch, TripResponse, set_deployment_paused
+from core.store.models import OperatorActionRow, OrderRecord, RiskEventRecord
+from tasks.control import HaltWatch, TripResponse, read_kill_switch, set_deployment_paused
+from tests.support.api_server import serve_api
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.slow]
@@ -44,6 +52,7 @@ pytestmark = [pytest.mark.slow]
 SCHEDULE = RoundSchedule(24, 14, 22)
 BTC_AGENT = Path(sys.executable).with_name("btc-agent")
 KILL_BOUND_MS = 1_000
+API_SECRET = "a-signing-key-for-tests-only-0123456789abcdef"
 
 
 def now_ms() -> int:
@@ -366,3 +375,72 @@ def test_a_stale_feed_halts_only_its_round_and_a_daily_loss_pauses_the_deploymen
     assert stale.outcome.halted is None
     assert [(e.kind, e.reason_code) for e in losing.control_events()] == [("trip", "daily_loss")]
     assert paused_after_loss, "a daily-loss trip pauses the deployment"
+
+
+def test_the_api_kill_switch_halts_a_running_round_pauses_the_deployment_and_resume_undoes_it(
+    sim: SimServer, prefect_api: str, tmp_path: Path
+) -> None:
+    """An operator presses the kill switch over HTTP (the API served on loopback) during a round: the round
+    halts and places nothing a second after the request started, the deployment is paused, the store's flag
+    set, the operator action recorded with the client's address; the release undoes each layer."""
+    url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    s = seat(sim, tmp_path / "data", url, api={"jwt_secret": API_SECRET})
+    store = make_engine(url)
+    with Session(store, expire_on_commit=False) as session:
+        olivia = UserRow(name="olivia", role=Role.OPERATOR.value, password_hash="-")
+        session.add(olivia)
+        session.commit()
+    token = create_access_token(olivia.id, API_SECRET, now=datetime.now(UTC), lifetime=timedelta(hours=1))
+    headers = {"Authorization": f"Bearer {token}"}
+    round_ = next_round()
+
+    async def scenario(base_url: str) -> dict[str, Any]:
+        deployment_id = await set_deployment_paused(False)
+        await until(round_.wake_ms)
+        run = asyncio.create_task(run_seat(s, round_, deployment_id=deployment_id))
+        await until(round_.activation_ms + 2_000)
+        async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30) as client:
+            start = now_ms()
+            engaged = await client.post("/kill-switch", json={"engaged": True, "reason": "api probe"})
+            paused = await deployment_paused()
+            await run
+            released = await client.post("/kill-switch", json={"engaged": False, "reason": "all clear"})
+        resumed = not await deployment_paused()
+        return {
+            "start": start,
+            "engaged": engaged,
+            "paused": paused,
+            "released": released,
+            "resumed": resumed,
+        }
+
+    with serve_api(create_app(s.settings)) as base_url:
+        found = asyncio.run(scenario(base_url))
+
+    engaged, released = found["engaged"], found["released"]
+    assert engaged.status_code == 200, engaged.text
+    assert [(step["layer"], step["outcome"]) for step in engaged.json()["steps"]] == [
+        ("halt file", "done"),
+        ("store flag", "done"),
+        ("deployment", "done"),
+    ]
+    assert found["paused"], "the deployment is paused"
+    assert s.outcome is not None
+    assert s.outcome.halted == "halted by operator olivia: api probe"
+    assert s.outcome.halt_seen_ms is not None
+    latency = s.outcome.halt_seen_ms - found["start"]
+    assert latency < KILL_BOUND_MS, f"request to halt took {latency} ms"
+    assert s.orders_after(found["start"] + KILL_BOUND_MS) == [], "no order a second after the request"
+    assert released.status_code == 200, released.text
+    assert released.json()["complete"] is True
+    assert found["resumed"], "the release resumed the deployment"
+    assert not read_kill_switch(store).engaged
+    assert not halt_path(s.settings.data_dir).exists()
+    with Session(store) as session:
+        done = session.exec(select(OperatorActionRow).order_by(col(OperatorActionRow.ts))).all()
+    assert [(a.actor, a.action, a.details["client"]) for a in done] == [
+        ("olivia", "halt", "127.0.0.1"),
+        ("olivia", "resume", "127.0.0.1"),
+    ]
+    store.dispose()
+    print(f"\nAPI kill request -> engine halt: {latency} ms")
