@@ -24,6 +24,7 @@ from sqlmodel import SQLModel
 
 from core.alerts.alerter import Alert, Alerter
 from core.alerts.codes import AlertCode, Severity
+from core.engine.features import FEED_CONNECTIONS
 from core.risk.trip_policy import TripScope, is_operator_halt, trip_rule
 from core.risk.verdict import ReasonCode
 from core.store.models import HeartbeatRecord, RiskEventRecord, RoundRow
@@ -36,6 +37,14 @@ TRIP_ALERTS: Mapping[str, AlertCode] = {
     ReasonCode.SETTLEMENT_MISMATCH.value: AlertCode.SETTLEMENT_MISMATCH,
 }
 """Trips with an alert code of their own; every other trip is a `kill_switch_trip`."""
+
+
+def same_outage(feed: str) -> set[str]:
+    """The names one outage goes by: a connection (heartbeats name `rtds`) and the data feeds it carries
+    (trips name `chainlink`), so the price feed going down is one alert, whichever name tells it first."""
+    names = {feed, *FEED_CONNECTIONS.get(feed, ())}
+    names |= {connection for connection, carried in FEED_CONNECTIONS.items() if feed in carried}
+    return names
 
 
 class AlertListener:
@@ -65,7 +74,7 @@ class AlertListener:
         elif row.kind == "trip":
             self._trip(row, details)
         elif row.kind == "reset" and row.reason_code == ReasonCode.STALE_FEED.value:
-            self._feeds_down.discard(str(row.details.get("feed")))
+            self._feeds_down -= same_outage(str(row.details.get("feed")))
 
     def _trip(self, row: RiskEventRecord, details: dict[str, Any]) -> None:
         code = TRIP_ALERTS.get(row.reason_code, AlertCode.KILL_SWITCH_TRIP)
@@ -90,7 +99,7 @@ class AlertListener:
         feeds: Mapping[str, Mapping[str, Any]] = state.get("feeds") or {}
         for name, feed in feeds.items():
             if not feed.get("stale"):
-                self._feeds_down.discard(name)
+                self._feeds_down -= same_outage(name)
                 continue
             age = feed.get("last_message_age_s")
             silent = "never delivered" if age is None else f"last message {age:.1f} s ago"
@@ -105,7 +114,7 @@ class AlertListener:
     def _feed_down(self, feed: str, message: str, slug: str | None, details: dict[str, Any]) -> None:
         if feed in self._feeds_down:
             return
-        self._feeds_down.add(feed)
+        self._feeds_down |= same_outage(feed)
         self._raise(AlertCode.FEED_DOWN, Severity.WARNING, message, slug, subject=feed, details=details)
 
     def _outbox(self, outbox: Mapping[str, Any] | None, slug: str | None, mode: str | None) -> None:

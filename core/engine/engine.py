@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from sqlmodel import SQLModel
 
 from core.clock import ms_to_datetime
-from core.engine.features import FeatureState
+from core.engine.features import FEED_CONNECTIONS, FeatureState
 from core.engine.policy import DecisionPolicy, PolicyReason
 from core.events import (
     BookDelta,
@@ -213,13 +213,16 @@ class RoundEngine:
         self._handle(self.executor.poll(event.ts_ms))
 
     def _on_feed_status(self, event: FeedStatus) -> None:
+        """A connection's status is that of every data feed it carries (`rtds` carries `chainlink`, ...):
+        the guard trips on the data feeds orders depend on, whichever connection brings them."""
         self.features.apply(event)
-        trips = (
-            self.guard.record_stale(event.feed, event.ts_ms)
-            if event.stale
-            else self.guard.record_fresh(event.feed, event.ts_ms)
-        )
-        self._record_trips(trips)
+        for feed in FEED_CONNECTIONS.get(event.feed, (event.feed,)):
+            trips = (
+                self.guard.record_stale(feed, event.ts_ms)
+                if event.stale
+                else self.guard.record_fresh(feed, event.ts_ms)
+            )
+            self._record_trips(trips)
 
     def _on_execution_event(self, event: OrderUpdate | Fill) -> None:
         self._handle([event])

@@ -75,7 +75,7 @@ class Venue:
 def sim() -> Iterator[Venue]:
     wall = time.time_ns() // 1_000_000
     round_ = SCHEDULE.round_at_ms(wall).next().next()
-    clock = ShiftedClock(round_.open_ms - 1_500 - wall)
+    clock = ShiftedClock(round_.open_ms - 5_000 - wall)  # room to start the venue and the API when busy
     config = SimConfig(
         round_seconds=ROUND_S, seed=31, annual_vol=4.0, market_maker=MarketMakerConfig(fair_noise=0.06)
     )

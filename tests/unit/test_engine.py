@@ -239,3 +239,21 @@ def test_a_stale_user_channel_trips_the_kill_switch_only_where_the_engine_says_i
     assert engine.guard.account.kill_switch.engaged is trips
     trips_recorded = [r.reason_code for r in sink.of(RiskEventRecord) if r.kind == "trip"]
     assert trips_recorded == (["stale_feed"] if trips else [])
+
+
+def test_a_stale_price_connection_trips_the_kill_switch_for_the_feed_it_carries() -> None:
+    """The price feed's connection reports as `rtds`; the kill switch trips on `chainlink`, which it carries,
+    and releases when the connection delivers again."""
+    round_ = rounds(1)[0]
+    sink = ListSink()
+    engine = build_engine(round_, market_of(round_, model_path()), recipe(), run_id="t", sink=sink)
+
+    engine.on_event(FeedStatus(ts_ms=round_.activation_ms, feed="rtds", stale=True))
+    tripped = engine.guard.account.kill_switch.engaged
+    engine.on_event(FeedStatus(ts_ms=round_.activation_ms + 3_000, feed="rtds", stale=False))
+
+    assert tripped
+    assert not engine.guard.account.kill_switch.engaged
+    control = [(r.kind, r.reason_code, r.message) for r in sink.of(RiskEventRecord) if r.kind != "verdict"]
+    assert control[0] == ("trip", "stale_feed", "feed chainlink went stale")
+    assert control[1][:2] == ("reset", "stale_feed")
