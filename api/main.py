@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from slowapi.errors import RateLimitExceeded
 from sqlalchemy.exc import OperationalError
 from starlette.middleware.cors import CORSMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -18,6 +19,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from api.live import LiveReader
 from api.metrics import registry_for
 from api.models import Problem
+from api.ratelimit import make_limiter, rate_limited
 from api.readiness import schema_head
 from api.routes import controls, events, health, login, metrics, rounds, tokens, users
 from api.routes import status as status_routes
@@ -60,6 +62,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.state.metrics = registry_for(app.state.engine, settings.resolved_spool_dir, app.state.clock)
 
     app.include_router(health.router)
+    app.state.limiter = make_limiter(settings)
+    app.include_router(
+        login.login_router(app.state.limiter, settings.api.login_rate_limit), responses=AUTH_RESPONSES
+    )
     app.include_router(login.router, responses=AUTH_RESPONSES)
     for router in (
         tokens.router,
@@ -73,6 +79,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         app.include_router(router, responses=AUTH_RESPONSES)
 
     app.add_exception_handler(OperationalError, _store_unavailable)
+    app.add_exception_handler(RateLimitExceeded, rate_limited)
     if settings.api.cors_origins:
         app.add_middleware(
             CORSMiddleware,

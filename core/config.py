@@ -109,6 +109,28 @@ class ApiSettings(BaseModel):
         default=None,
         description="The Prefect API that readiness checks; default Prefect's own PREFECT_API_URL.",
     )
+    backtest_price_file: Path | None = Field(
+        default=None,
+        description="The BTC 1-minute CSV that backtests started from the API generate rounds from; unset: "
+        "only recorded tapes (in the data dir's tapes/) can be backtested from the API.",
+    )
+    backtest_max_days: Annotated[int, Field(gt=0, le=366)] = 31
+    login_rate_limit: str = Field(
+        default="10/minute;50/hour",
+        description="Login attempts allowed per client address (limits' notation, ';' between limits); "
+        "counted on Redis when BTC_AGENT_REDIS_URL is set, so every API process shares them.",
+    )
+
+    @field_validator("login_rate_limit")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError as exc:
+            raise ValueError(f"not a rate limit like '10/minute;50/hour': {exc}") from None
+        return value
 
 
 class AlertSettings(BaseModel):

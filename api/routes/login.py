@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from slowapi import Limiter
 
 from api.auth import AuthFailure, authenticate, end_login, issue_refresh_token, rotate_refresh_token
 from api.deps import NowDep, SessionDep, SettingsDep, SigningKeyDep, refuse
-from api.models import LoginRequest, Message, RefreshRequest, TokenPair
+from api.models import LoginRequest, Message, Problem, RefreshRequest, TokenPair
 from api.security import create_access_token
 from core.config import Settings
 from core.store.auth import UserRow
@@ -16,18 +17,31 @@ from core.store.auth import UserRow
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-@router.post("/login")
-def login(
-    body: LoginRequest, session: SessionDep, settings: SettingsDep, key: SigningKeyDep, now: NowDep
-) -> TokenPair:
-    """Trade a user name and password for a token pair. 401 for a wrong name or password (the same
-    answer for both), 403 for a disabled user."""
-    try:
-        user = authenticate(session, body.username, body.password)
-    except AuthFailure as failure:
-        raise refuse(failure) from None
-    refresh = issue_refresh_token(session, user, now=now, lifetime=_refresh_lifetime(settings))
-    return _pair(user, refresh, settings, key, now)
+def login_router(limiter: Limiter, rate: str) -> APIRouter:
+    """`POST /auth/login`, limited to `rate` per client address by the app's own limiter."""
+    limited = APIRouter(prefix="/auth", tags=["auth"])
+
+    @limited.post("/login", responses={429: {"model": Problem, "description": "Too many attempts: wait."}})
+    @limiter.limit(rate)
+    def login(
+        request: Request,
+        body: LoginRequest,
+        *,
+        session: SessionDep,
+        settings: SettingsDep,
+        key: SigningKeyDep,
+        now: NowDep,
+    ) -> TokenPair:
+        """Trade a user name and password for a token pair. 401 for a wrong name or password (the same
+        answer for both), 403 for a disabled user, 429 after too many attempts from one address."""
+        try:
+            user = authenticate(session, body.username, body.password)
+        except AuthFailure as failure:
+            raise refuse(failure) from None
+        refresh = issue_refresh_token(session, user, now=now, lifetime=_refresh_lifetime(settings))
+        return _pair(user, refresh, settings, key, now)
+
+    return limited
 
 
 @router.post("/refresh")
