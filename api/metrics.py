@@ -9,20 +9,26 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 from sqlalchemy import Engine, func
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from api.status import fresh_state, latest_heartbeat
 from core.clock import Clock
+from core.errors import ErrorCategory
+from core.events import OrderStatus
 from core.risk.state import KILL_SWITCH_KEY, KillSwitch
 from core.store.models import (
+    AlertRow,
     DecisionRow,
     FillRow,
     HeartbeatRow,
+    OrderEventRow,
     OrderRow,
     RiskEventRow,
     RoundClaimRow,
@@ -37,6 +43,9 @@ log = logging.getLogger(__name__)
 PREFIX = "btc_agent"
 MODES = ("paper", "live")
 PNL_DAYS = 30
+LATENCY_HOURS = 24
+ENDINGS = ("filled", "canceled", "expired", "rejected")
+CATEGORIES = frozenset(category.value for category in ErrorCategory)
 
 
 class StoreCollector(Collector):
@@ -69,12 +78,13 @@ class StoreCollector(Collector):
                     col(RoundRow.mode), col(RoundRow.status)
                 )
             ).all()
-            settled = session.exec(
-                select(
+            settled: Sequence[Any] = session.execute(  # five columns: past sqlmodel's `select` overloads
+                sa_select(
                     col(SettlementRow.run_id),
                     col(SettlementRow.ts),
                     col(SettlementRow.pnl),
                     col(SettlementRow.fees),
+                    col(SettlementRow.details),
                 )
                 .where(col(SettlementRow.run_id).in_(MODES))
                 .where(col(SettlementRow.run_id) == col(SettlementRow.mode))
@@ -100,6 +110,26 @@ class StoreCollector(Collector):
                 .where(col(RiskEventRow.run_id).in_(MODES))
                 .group_by(col(RiskEventRow.run_id), col(RiskEventRow.kind), col(RiskEventRow.reason_code))
             ).all()
+            ended = session.exec(
+                select(OrderRow.run_id, OrderEventRow.status, OrderEventRow.reason, func.count())
+                .join(OrderRow, col(OrderRow.id) == col(OrderEventRow.order_id))
+                .where(col(OrderRow.run_id).in_(MODES))
+                .where(col(OrderEventRow.status).in_(ENDINGS))
+                .group_by(col(OrderRow.run_id), col(OrderEventRow.status), col(OrderEventRow.reason))
+            ).all()
+            placed = session.exec(
+                select(OrderRow.run_id, func.min(OrderEventRow.ts), DecisionRow.ts)
+                .join(DecisionRow, col(DecisionRow.id) == col(OrderRow.decision_id))
+                .join(OrderEventRow, col(OrderEventRow.order_id) == col(OrderRow.id))
+                .where(col(OrderRow.run_id).in_(MODES))
+                .where(col(OrderRow.ts) >= self.clock.now() - timedelta(hours=LATENCY_HOURS))
+                .group_by(col(OrderRow.id), col(OrderRow.run_id), col(DecisionRow.ts))
+            ).all()
+            alerts = session.exec(
+                select(AlertRow.code, AlertRow.severity, func.count()).group_by(
+                    col(AlertRow.code), col(AlertRow.severity)
+                )
+            ).all()
             claims = session.exec(
                 select(func.count()).select_from(RoundClaimRow).where(col(RoundClaimRow.released).is_(False))
             ).one()
@@ -121,10 +151,41 @@ class StoreCollector(Collector):
             "Fees paid in pUSD by mode and UTC day of settlement.",
             labels=["mode", "day"],
         )
-        per_day = _per_day(settled)
+        per_day = _per_day([(mode, ts, amount, fees) for mode, ts, amount, fees, _ in settled])
         for (mode, day), (total, fees) in sorted(per_day.items()):
             pnl.add_metric([mode, day], float(total))
             fee.add_metric([mode, day], float(fees))
+        by_strategy = GaugeMetricFamily(
+            f"{PREFIX}_strategy_pnl_pusd",
+            f"Realised P&L in pUSD net of fees, by mode, strategy and UTC day (last {PNL_DAYS} days).",
+            labels=["mode", "strategy", "day"],
+        )
+        for (mode, strategy, day), total in sorted(_per_strategy(settled).items()):
+            by_strategy.add_metric([mode, strategy, day], float(total))
+        outcomes = CounterMetricFamily(
+            f"{PREFIX}_order_outcomes",
+            "Orders by how they ended (filled, canceled, expired, rejected) and, for failures, the category "
+            "(rejected, transient, unknown, fatal, or venue when the venue refused it).",
+            labels=["mode", "status", "category"],
+        )
+        for (mode, status, category), n in sorted(_outcomes(ended).items()):
+            outcomes.add_metric([mode, status, category], n)
+        to_order = GaugeMetricFamily(
+            f"{PREFIX}_decision_to_order_ms",
+            f"From a decision to the venue's first answer on its order, over the orders of the last "
+            f"{LATENCY_HOURS} h (quantile 1 is the max; paper answers at once).",
+            labels=["mode", "quantile"],
+        )
+        for mode, quantiles in _latency_quantiles(placed).items():
+            for quantile, value in quantiles:
+                to_order.add_metric([mode, quantile], value)
+        alert_counter = CounterMetricFamily(
+            f"{PREFIX}_alerts",
+            "Alerts raised (sent or not), by code and severity.",
+            labels=["code", "severity"],
+        )
+        for code, severity, n in alerts:
+            alert_counter.add_metric([code, severity], n)
         order_counter = CounterMetricFamily(f"{PREFIX}_orders", "Orders placed, by mode.", labels=["mode"])
         for mode, n in orders:
             order_counter.add_metric([mode], n)
@@ -160,6 +221,10 @@ class StoreCollector(Collector):
             round_gauge,
             pnl,
             fee,
+            by_strategy,
+            outcomes,
+            to_order,
+            alert_counter,
             order_counter,
             fill_counter,
             decision_counter,
@@ -199,6 +264,11 @@ class StoreCollector(Collector):
             "Records the running round's outbox holds that the store does not have yet.",
             labels=["mode"],
         )
+        activation = GaugeMetricFamily(
+            f"{PREFIX}_activation_error_seconds",
+            "How late the running round's engine got its first chance to act after the scheduled activation.",
+            labels=["mode"],
+        )
         for mode, row in beats.items():
             if row is None:
                 continue
@@ -218,7 +288,9 @@ class StoreCollector(Collector):
                 latency.add_metric([mode, "1"], state.latency.max_ms)
             if state.outbox is not None:
                 backlog.add_metric([mode], state.outbox.backlog)
-        return [age, connected, stale, silence, reconnects, latency, backlog]
+            if state.activation_error_ms is not None:
+                activation.add_metric([mode], state.activation_error_ms / 1000)
+        return [age, connected, stale, silence, reconnects, latency, backlog, activation]
 
     def _backlog(self) -> Metric:
         backlog = GaugeMetricFamily(
@@ -242,6 +314,48 @@ def _per_day(
         pnl, fees = totals.get(key, (Decimal(0), Decimal(0)))
         totals[key] = (pnl + amount, fees + fee)
     return totals
+
+
+def _per_strategy(
+    rows: Sequence[tuple[str, datetime, Decimal, Decimal, dict[str, Any]]],
+) -> dict[tuple[str, str, str], Decimal]:
+    totals: dict[tuple[str, str, str], Decimal] = {}
+    for mode, ts, _, _, details in rows:
+        for strategy, amount in (details or {}).get("per_strategy", {}).items():
+            key = (mode, str(strategy), ts.date().isoformat())
+            totals[key] = totals.get(key, Decimal(0)) + Decimal(str(amount))
+    return totals
+
+
+def _outcomes(rows: Sequence[tuple[str, str, str | None, int]]) -> dict[tuple[str, str, str], int]:
+    """Ended orders by (mode, status, category): the engine writes an execution error's reason as
+    `<category>: ...`; any other rejection is the venue's own."""
+    totals: dict[tuple[str, str, str], int] = {}
+    for mode, status, reason, n in rows:
+        category = ""
+        if status == OrderStatus.REJECTED.value:
+            prefix = (reason or "").split(":", 1)[0]
+            category = prefix if prefix in CATEGORIES else "venue"
+        key = (mode, status, category)
+        totals[key] = totals.get(key, 0) + n
+    return totals
+
+
+def _latency_quantiles(
+    rows: Sequence[tuple[str, datetime, datetime]],
+) -> dict[str, list[tuple[str, float]]]:
+    per_mode: dict[str, list[float]] = {}
+    for mode, ordered, decided in rows:
+        per_mode.setdefault(mode, []).append((ordered - decided).total_seconds() * 1000)
+    found = {}
+    for mode, values in per_mode.items():
+        values.sort()
+        found[mode] = [
+            ("0.5", values[len(values) // 2]),
+            ("0.99", values[min(len(values) - 1, int(len(values) * 0.99))]),
+            ("1", values[-1]),
+        ]
+    return found
 
 
 def _engaged(row: SettingRow | None) -> int:

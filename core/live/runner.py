@@ -286,6 +286,7 @@ class RoundRunner:
         self._chainlink: list[tuple[int, Decimal]] = []
         self._resolved: MarketResolved | None = None
         self._latency = LatencyWindow()
+        self._activation_error_ms: int | None = None
 
     async def run(self) -> RoundOutcome:
         round_, now = self.round, self.clock.now_ms()
@@ -465,6 +466,7 @@ class RoundRunner:
             self._ingest(event, engine, tape)
             if not activated and event.ts_ms >= self.round.activation_ms:
                 activated = True
+                self._activation_error_ms = event.ts_ms - self.round.activation_ms
                 self.progress(f"{self.round.slug}: active (T-{self.round.close_ms - event.ts_ms} ms)")
             if event.ts_ms >= until_ms and isinstance(event, Timer):
                 return
@@ -570,6 +572,7 @@ class RoundRunner:
                 latest=self.sink.latest_decision,
                 latency=self._latency.summary(),
                 outbox=inner.stats if isinstance(inner, Outbox) else None,
+                activation_error_ms=self._activation_error_ms,
             )
             self.sink.put(heartbeat(state))
             if publisher is not None:

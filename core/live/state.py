@@ -124,6 +124,9 @@ class LiveState(BaseModel):
     engine: EngineState
     latency: Latency | None
     outbox: OutboxState | None
+    activation_error_ms: int | None = None
+    """How late the engine saw its first event of the active window (its first chance to evaluate), after
+    the scheduled activation; None until then."""
 
 
 def phase_of(engine: RoundEngine, now_ms: int) -> str:
@@ -145,6 +148,7 @@ def live_state(
     latest: DecisionRecord | None = None,
     latency: Latency | None = None,
     outbox: OutboxStats | None = None,
+    activation_error_ms: int | None = None,
 ) -> LiveState:
     round_ = engine.round
     books = {}
@@ -196,6 +200,7 @@ def live_state(
         ),
         latency=latency,
         outbox=None if outbox is None else _outbox(outbox),
+        activation_error_ms=activation_error_ms,
     )
 
 

@@ -17,7 +17,15 @@ from core.config import Settings
 from core.live.state import Latency, heartbeat
 from core.risk.state import KILL_SWITCH_KEY, KillSource, KillSwitch
 from core.store.auth import Role
-from core.store.models import OrderRow, RiskEventRow, RoundClaimRow, SettingRow, SettlementRow
+from core.store.models import (
+    AlertRow,
+    OrderEventRow,
+    OrderRow,
+    RiskEventRow,
+    RoundClaimRow,
+    SettingRow,
+    SettlementRow,
+)
 from core.store.outbox import OutboxStats
 from core.store.spool import Spool
 from tests.api.conftest import NOW, Headers
@@ -39,6 +47,13 @@ SERIES = {
     "btc_agent_kill_switch_engaged",
     "btc_agent_outbox_backlog_bytes",
 }
+ORDER_SERIES = {
+    "btc_agent_strategy_pnl_pusd",
+    "btc_agent_order_outcomes_total",
+    "btc_agent_decision_to_order_ms",
+    "btc_agent_alerts_total",
+}
+"""Series that need orders, alerts or per-strategy settlements (tested on their own)."""
 LIVE_SERIES = {
     "btc_agent_round_heartbeat_age_seconds",
     "btc_agent_feed_connected",
@@ -47,6 +62,7 @@ LIVE_SERIES = {
     "btc_agent_feed_reconnects",
     "btc_agent_engine_latency_ms",
     "btc_agent_round_outbox_backlog_records",
+    "btc_agent_activation_error_seconds",
 }
 
 
@@ -183,7 +199,7 @@ def test_an_empty_store_still_gives_every_family_its_help(
 ) -> None:
     samples, documented = scrape(client, as_role(Role.VIEWER))
 
-    assert documented == {name.removesuffix("_total") for name in SERIES | LIVE_SERIES}
+    assert documented == {name.removesuffix("_total") for name in SERIES | LIVE_SERIES | ORDER_SERIES}
     assert samples["btc_agent_kill_switch_engaged"] == {(): 0}
     assert samples["btc_agent_open_round_claims"] == {(): 0}
 
@@ -218,3 +234,91 @@ def test_the_running_round_s_heartbeat_gives_feed_latency_and_outbox_series_whil
     assert fresh["btc_agent_round_outbox_backlog_records"] == {(("mode", "paper"),): 4}
     assert stale["btc_agent_round_heartbeat_age_seconds"] == {(("mode", "paper"),): 62.0}
     assert "btc_agent_feed_connected" not in stale, "a stale heartbeat describes a round that is gone"
+
+
+def ended(order_row: OrderRow, status: str, reason: str | None = None, after_ms: int = 0) -> OrderEventRow:
+    return OrderEventRow(
+        order_id=order_row.id,
+        ts=order_row.ts + timedelta(milliseconds=after_ms),
+        status=status,
+        filled_size=Decimal(10) if status == "filled" else Decimal(0),
+        reason=reason,
+    )
+
+
+def test_orders_end_by_category_latency_strategy_pnl_and_alerts_agree_with_the_store(
+    client: TestClient, as_role: Callable[[Role], Headers], store: Engine
+) -> None:
+    settled = [
+        SettlementRow(
+            round_slug=f"round-{i}",
+            run_id=mode,
+            mode=mode,
+            ts=NOW - timedelta(days=days),
+            outcome="up",
+            source="chainlink_spot",
+            pnl=Decimal(0),
+            fees=Decimal(0),
+            details={"per_strategy": per_strategy},
+        )
+        for i, (mode, days, per_strategy) in enumerate(
+            [
+                ("live", 0, {"fair_value": "1.25", "momentum": "-0.5"}),
+                ("live", 0, {"fair_value": "0.75"}),
+                ("paper", 1, {"momentum": "2"}),
+                ("paper", 45, {"momentum": "9"}),  # older than 30 days: not a series any more
+            ]
+        )
+    ]
+    insert(store, settled)
+    decided = decision(run_id="live", policy="accepted")
+    filled, late, refused, errored = order("live"), order("live"), order("live"), order("paper")
+    filled.decision_id = decided.id
+    filled.ts = decided.ts
+    insert(
+        store,
+        [
+            decided,
+            filled,
+            late,
+            refused,
+            errored,
+            ended(filled, "live", after_ms=120),
+            ended(filled, "filled", after_ms=400),
+            ended(late, "canceled"),
+            ended(refused, "rejected", "not enough balance / allowance"),
+            ended(errored, "rejected", "transient: timeout: the venue did not answer in 5 s"),
+            AlertRow(ts=NOW, code="feed_down", severity="warning", message="m", source="round"),
+            AlertRow(ts=NOW, code="feed_down", severity="warning", message="m", source="round", sent=True),
+        ],
+    )
+
+    samples, _ = scrape(client, as_role(Role.VIEWER))
+
+    assert samples["btc_agent_order_outcomes_total"] == {
+        (("category", ""), ("mode", "live"), ("status", "filled")): 1,
+        (("category", ""), ("mode", "live"), ("status", "canceled")): 1,
+        (("category", "venue"), ("mode", "live"), ("status", "rejected")): 1,
+        (("category", "transient"), ("mode", "paper"), ("status", "rejected")): 1,
+    }
+    assert samples["btc_agent_decision_to_order_ms"] == {
+        (("mode", "live"), ("quantile", q)): 120.0 for q in ("0.5", "0.99", "1")
+    }, "from the decision to the venue's first answer"
+    assert samples["btc_agent_alerts_total"] == {(("code", "feed_down"), ("severity", "warning")): 2}
+    today, yesterday = NOW.date().isoformat(), (NOW - timedelta(days=1)).date().isoformat()
+    assert samples["btc_agent_strategy_pnl_pusd"] == {
+        (("day", today), ("mode", "live"), ("strategy", "fair_value")): 2.0,
+        (("day", today), ("mode", "live"), ("strategy", "momentum")): -0.5,
+        (("day", yesterday), ("mode", "paper"), ("strategy", "momentum")): 2.0,
+    }
+
+
+def test_the_running_round_s_activation_error_is_a_series(
+    client: TestClient, as_role: Callable[[Role], Headers], store: Engine, clock: SimulatedClock
+) -> None:
+    state = round_state(clock.now_ms() - 1000).model_copy(update={"activation_error_ms": 350})
+    insert(store, [heartbeat(state)])
+
+    samples, _ = scrape(client, as_role(Role.VIEWER))
+
+    assert samples["btc_agent_activation_error_seconds"] == {(("mode", "paper"),): 0.35}
