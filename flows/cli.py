@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 PREFECT_PORT = 4200
 SIM_PORT = 8765
+API_PORT = 8000
+DEMO_ADMIN = "demo-admin"
 
 
 def _prefect_env() -> None:
@@ -173,15 +175,18 @@ def _schedule_of(settings: Settings) -> RoundSchedule:
 
 
 def _serve_rounds(schedule: RoundSchedule) -> None:
-    """`round-flow/agent-rounds` served here on the schedule's cron, with a `RunNamer` beside it."""
+    """`round-flow/agent-rounds` served here on the schedule's cron, with a `RunNamer` beside it, and
+    `backtest-flow/backtest` (no schedule: the API and the Prefect UI start its runs)."""
     from prefect import serve
 
+    from flows.backtest import backtest_flow
     from flows.round import round_flow
     from flows.run_names import RunNamer
 
     deployment = round_flow.to_deployment(name="agent-rounds", cron=schedule.cron())
+    backtests = backtest_flow.to_deployment(name="backtest")
     with RunNamer(schedule):
-        serve(deployment, pause_on_shutdown=False)  # type: ignore[arg-type]
+        serve(deployment, backtests, pause_on_shutdown=False)  # type: ignore[arg-type]
 
 
 @app.command("run")
@@ -320,9 +325,25 @@ def demo(
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    password = _demo_admin()
+    api_log = (root / "api.log").open("ab")
+    api_server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("btc-agent")), "api", "--port", str(API_PORT)],
+        stdout=api_log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         _wait_for(f"http://127.0.0.1:{PREFECT_PORT}/api/health", "Prefect server", server)
+        _wait_for(f"http://127.0.0.1:{API_PORT}/healthz", "API", api_server)
         typer.secho(f"Prefect UI:        http://127.0.0.1:{PREFECT_PORT}", fg="green", bold=True)
+        typer.secho(
+            f"API:               http://127.0.0.1:{API_PORT}  (OpenAPI at /docs)", fg="green", bold=True
+        )
+        typer.secho(
+            f"demo admin:        {DEMO_ADMIN} / {password}  (made for this demo only, new each start)",
+            fg="green",
+        )
         typer.secho(f"simulated venue:   http://127.0.0.1:{SIM_PORT}/_sim/state", fg="green")
         typer.echo(
             f"rounds of {round_seconds} s, active for the last {active_seconds} s, runs start {wake} s before the close (cron {schedule.cron()})"
@@ -336,11 +357,46 @@ def demo(
     except KeyboardInterrupt:
         typer.echo("stopping the demo")
     finally:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=20)
+        for process in (api_server, server):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(timeout=20)
         server_log.close()
+        api_log.close()
         sim.stop()
+
+
+def _demo_admin() -> str:
+    """The demo's admin with a fresh random password (the demo's own store only; there is no default)."""
+    import secrets
+
+    from sqlmodel import Session, col, select
+
+    from api.auth import create_user
+    from api.security import hash_password
+    from core.store.auth import Role, UserRow
+    from core.store.db import make_engine, migrate
+
+    url = settings_or_exit().resolved_database_url
+    migrate(url)
+    password = secrets.token_urlsafe(12)
+    store = make_engine(url)
+    try:
+        with Session(store) as session:
+            found = session.exec(select(UserRow).where(col(UserRow.name) == DEMO_ADMIN)).first()
+            if found is None:
+                create_user(session, DEMO_ADMIN, Role.ADMIN, password, now=datetime.now(UTC))
+            else:
+                found.password_hash, found.role, found.active = (
+                    hash_password(password),
+                    Role.ADMIN.value,
+                    True,
+                )
+                session.add(found)
+                session.commit()
+    finally:
+        store.dispose()
+    return password
 
 
 def _wait_for(url: str, what: str, process: subprocess.Popen[bytes]) -> None:
