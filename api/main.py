@@ -21,7 +21,20 @@ from api.metrics import registry_for
 from api.models import Problem
 from api.ratelimit import make_limiter, rate_limited
 from api.readiness import schema_head
-from api.routes import controls, events, health, login, metrics, rounds, tokens, users
+from api.routes import (
+    backtest_runs,
+    backtests,
+    controls,
+    events,
+    health,
+    login,
+    metrics,
+    pnl,
+    records,
+    rounds,
+    tokens,
+    users,
+)
 from api.routes import status as status_routes
 from api.security import SigningKey
 from core.clock import Clock, WallClock
@@ -75,6 +88,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         metrics.router,
         controls.router,
         events.router,
+        records.router,
+        pnl.router,
+        backtests.router,
+        backtest_runs.router,
     ):
         app.include_router(router, responses=AUTH_RESPONSES)
 

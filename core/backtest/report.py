@@ -1,10 +1,10 @@
 """The backtest report: what was run (strategies and their parameters, risk limits, data, seed, span), the
 results per variant and per strategy, the figures, calibration with intervals, and every round.
 
-Three renderings of one `Report`: a self-contained HTML page (images as data URIs, an inline filter over
-the per-round table, nothing fetched from anywhere) with the PNGs beside it, a markdown summary with the
-figures inline (the Prefect UI renders data:image/png URIs in markdown artifacts), and table rows per
-variant and strategy.
+Renderings of one `Report`: a self-contained HTML page (images as data URIs, an inline filter over the
+per-round table, nothing fetched from anywhere) with the PNGs and `summary.json` (what the API lists) beside
+it, a markdown summary with the figures inline (the Prefect UI renders data:image/png URIs in markdown
+artifacts), and table rows per variant and strategy.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import html
+import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from core.market.rounds import RoundSchedule
 from core.strategies import build_strategies
 
 USD_STEP = Decimal("0.01")
+SUMMARY_FILE = "summary.json"
 
 FIGURES: tuple[tuple[str, str, str], ...] = (
     (
@@ -112,13 +114,54 @@ def build_report(results: Sequence[RoundResult], info: RunInfo) -> Report:
 
 
 def write_report(report: Report, folder: Path) -> Path:
-    """The PNGs and `index.html` in `folder`; returns the page's path."""
+    """The PNGs, `summary.json` and `index.html` in `folder`; returns the page's path."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, image in report.figures.items():
         (folder / name).write_bytes(image)
+    (folder / SUMMARY_FILE).write_text(json.dumps(summary(report), indent=2) + "\n", encoding="utf-8")
     page = folder / "index.html"
     page.write_text(render_html(report), encoding="utf-8")
     return page
+
+
+def summary(report: Report) -> dict[str, Any]:
+    """What was run and the results per variant as plain JSON, money as exact decimal strings: what the API
+    reads to list backtests."""
+    info, analysis = report.info, report.analysis
+    best = analysis.best()
+    return {
+        "run_id": info.run_id,
+        "title": info.title,
+        "source": info.source,
+        "start": info.start.isoformat(),
+        "end": info.end.isoformat(),
+        "data": info.data,
+        "seed": info.seed,
+        "rounds_planned": info.rounds_planned,
+        "rounds_missing": len(info.missing),
+        "strategies": list(analysis.strategies),
+        "best": best.tag if best is not None else None,
+        "brier": analysis.brier,
+        "variants": [
+            {
+                "run_id": info.tag_of(v.name),
+                "tag": v.tag,
+                "name": v.name,
+                "rounds": len(v.rounds),
+                "traded": v.traded,
+                "wins": v.wins,
+                "win_rate": v.win_rate,
+                "pnl": str(v.pnl),
+                "fees": str(v.fees),
+                "max_drawdown": str(v.max_drawdown),
+                "per_strategy": {name: str(s.pnl) for name, s in v.strategies.items()},
+            }
+            for v in analysis.variants
+        ],
+        "settings": {
+            title: dict(entries) for title, entries in settings_sections(info, _rounds_run(analysis))
+        },
+    }
 
 
 # --- numbers as text -------------------------------------------------------------------------------

@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,7 @@ from core.events import PriceSource, PriceTick
 from core.risk.limits import RiskLimits
 from core.sim.generator import generate_round, generated_market
 from core.store.db import make_engine
-from core.store.models import SettlementRow
+from core.store.models import OperatorActionRow, SettlementRow
 from tests.support.engine_runs import model_path, rounds
 
 pytestmark = [pytest.mark.slow]
@@ -156,3 +159,88 @@ def test_a_grid_sweep_over_tapes_runs_on_dask_and_writes_rows_artifacts_and_a_re
         if row["strategy"] == "all":
             variant = row["variant"].split(" ", 1)[1]
             assert Decimal(row["pnl_pusd"]) == Decimal(by_variant[variant]["pnl"]).quantize(Decimal("0.01"))
+
+
+API_SECRET = "a-signing-key-for-tests-only-0123456789abcdef"
+
+
+def test_an_analyst_starts_a_backtest_through_the_api_and_sees_it_finish(
+    prefect_server: None, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over the API as the console does it: refused for a viewer and for a range the flow would refuse
+    (422 with the reason), started for an analyst as a flow run of the served deployment, which a runner
+    then executes for real; its progress reads Completed and its report is there."""
+    from fastapi.testclient import TestClient
+    from prefect.settings import PREFECT_API_URL
+
+    from api.main import create_app
+    from api.security import create_access_token
+    from core.store.auth import Role, UserRow
+    from flows.backtest import backtest_flow
+    from tests.support.shared_data import SHARED_DATA
+
+    monkeypatch.setenv("BTC_AGENT_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("BTC_AGENT_DATA_DIR", str(tmp_path))
+    price_file = SHARED_DATA / "binance_btcusdt_1m_30d" / "binance_1m.csv"
+    if not price_file.exists():
+        pytest.skip(f"no shared BTC minute data at {price_file}")
+    asyncio.run(_apply(backtest_flow.ato_deployment(name="backtest")))
+    settings = load_settings(api={"jwt_secret": API_SECRET, "backtest_price_file": price_file})
+    store = make_engine(sqlite_url)
+    headers = {}
+    with Session(store, expire_on_commit=False) as session:
+        for role in (Role.VIEWER, Role.ANALYST):
+            user = UserRow(name=role.value, role=role.value, password_hash="-")
+            session.add(user)
+            session.commit()
+            token = create_access_token(
+                user.id, API_SECRET, now=datetime.now(UTC), lifetime=timedelta(hours=1)
+            )
+            headers[role] = {"Authorization": f"Bearer {token}"}
+    body = {"start": "2025-12-10T00:00:00Z", "end": "2025-12-10T01:00:00Z", "strategies": ["fair_value"]}
+
+    with TestClient(create_app(settings)) as client:
+        assert client.post("/backtest-runs", headers=headers[Role.VIEWER], json=body).status_code == 403
+        backwards = client.post(
+            "/backtest-runs", headers=headers[Role.ANALYST], json={**body, "end": body["start"]}
+        )
+        outside = client.post(
+            "/backtest-runs",
+            headers=headers[Role.ANALYST],
+            json={**body, "start": "2024-01-01T00:00:00Z", "end": "2024-01-02T00:00:00Z"},
+        )
+        started = client.post("/backtest-runs", headers=headers[Role.ANALYST], json=body)
+        assert started.status_code == 201, started.text
+        run = started.json()
+        # what the served deployment's runner does with a scheduled run: execute it in a process of its own
+        env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
+        executed = subprocess.run(
+            [sys.executable, "-m", "prefect", "flow-run", "execute", run["flow_run_id"]],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert executed.returncode == 0, executed.stdout[-3000:] + executed.stderr[-3000:]
+        done = client.get(f"/backtest-runs/{run['flow_run_id']}", headers=headers[Role.VIEWER]).json()
+        report = client.get(f"/backtests/{run['run_id']}", headers=headers[Role.VIEWER])
+
+    assert backwards.status_code == 422
+    assert "end must be after start" in backwards.text
+    assert outside.status_code == 422
+    assert "no round of the range has data" in outside.json()["detail"]
+    assert run["state"] == "Scheduled"
+    assert run["parameters"]["strategies"] == ["fair_value"]
+    assert done["state"] == "Completed", done
+    assert done["tasks_total"] >= 1
+    assert done["tasks_completed"] == done["tasks_total"]
+    assert report.status_code == 200, report.text
+    with Session(store) as session:
+        action = session.exec(select(OperatorActionRow)).one()
+    assert (action.actor, action.action, action.target) == ("analyst", "backtest_start", run["flow_run_id"])
+    assert action.details["after"]["rounds"] == 4
+
+
+async def _apply(deployment: Any) -> None:
+    await (await deployment).apply()
