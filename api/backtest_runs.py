@@ -12,6 +12,7 @@ from uuid import UUID
 from fastapi import HTTPException, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from api.deps import unprocessable
 from core.backtest.runner import BacktestError, expand_grid, parse_grid, plan_rounds
 from core.config import Settings
 from core.market.rounds import RoundSchedule
@@ -68,18 +69,24 @@ def check_request(body: BacktestRequest, settings: Settings) -> tuple[dict[str, 
     (range, data, grid)."""
     days = (body.end - body.start).total_seconds() / 86_400
     if days > settings.api.backtest_max_days:
-        raise _unprocessable(f"at most {settings.api.backtest_max_days} days per backtest, not {days:.1f}")
+        raise unprocessable(
+            "end", f"at most {settings.api.backtest_max_days} days per backtest, not {days:.1f}"
+        )
     price_file = settings.api.backtest_price_file
     tape_dir = settings.data_dir / "tapes"
     if body.source == "generated" and price_file is None:
-        raise _unprocessable(
-            "no price file for generated rounds: set BTC_AGENT_API__BACKTEST_PRICE_FILE, or use source=tapes"
+        raise unprocessable(
+            "source",
+            "no price file for generated rounds: set BTC_AGENT_API__BACKTEST_PRICE_FILE, or use source=tapes",
         )
     schedule = RoundSchedule(
         settings.round_seconds, settings.activation_lead_seconds, settings.wake_lead_seconds
     )
     try:
         expand_grid(body.strategies, parse_grid(body.params_grid))
+    except (BacktestError, ValueError) as exc:
+        raise unprocessable("params_grid", str(exc)) from None
+    try:
         jobs, _ = plan_rounds(
             body.source,
             body.start,
@@ -89,7 +96,7 @@ def check_request(body: BacktestRequest, settings: Settings) -> tuple[dict[str, 
             schedule=schedule,
         )
     except (BacktestError, ValueError) as exc:
-        raise _unprocessable(str(exc)) from None
+        raise unprocessable("start", str(exc)) from None
     parameters = {
         "source": body.source,
         "start": body.start.isoformat(),
@@ -101,6 +108,14 @@ def check_request(body: BacktestRequest, settings: Settings) -> tuple[dict[str, 
         "seed": body.seed,
     }
     return parameters, len(jobs)
+
+
+def require_prefect(settings: Settings) -> None:
+    """A 503 when no Prefect API is configured: the API never starts a throwaway Prefect server of its own."""
+    from api.readiness import prefect_api_url
+
+    if not prefect_api_url(settings):
+        raise _unavailable("no Prefect API configured (PREFECT_API_URL): backtests run as Prefect flow runs")
 
 
 async def start_backtest(parameters: dict[str, Any]) -> BacktestRunPublic:
@@ -167,10 +182,6 @@ async def _public(client: Any, run: Any) -> BacktestRunPublic:
         run_id=f"backtest-{str(run.id)[:8]}",
         parameters=dict(run.parameters),
     )
-
-
-def _unprocessable(reason: str) -> HTTPException:
-    return HTTPException(status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, detail=reason)
 
 
 def _unavailable(reason: str) -> HTTPException:

@@ -232,7 +232,10 @@ class RoundQuery(BaseModel):
     def _utc(cls, value: datetime | None) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        try:
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("the instant is out of range in UTC") from None
 
     @model_validator(mode="after")
     def _ordered(self) -> RoundQuery:

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from api.auth import Principal, UserExistsError, create_user
 from api.control_models import UserCreate, UserUpdate
 from api.controls import record_action
+from api.deps import unprocessable
 from api.models import UserPublic
 from core.store.auth import ApiTokenRow, RefreshTokenRow, Role, UserRow
 
@@ -29,7 +30,7 @@ def add_user(
     except UserExistsError as exc:
         raise HTTPException(status_code=status.HTTP_409_CONFLICT, detail=str(exc)) from None
     except ValueError as exc:
-        raise HTTPException(status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None
+        raise unprocessable("password" if "password" in str(exc) else "name", str(exc)) from None
     record_action(
         session,
         caller,

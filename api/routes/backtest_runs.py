@@ -11,6 +11,7 @@ from api.backtest_runs import (
     BacktestRunPublic,
     check_request,
     read_backtest_run,
+    require_prefect,
     start_backtest,
 )
 from api.controls import record_action
@@ -30,6 +31,7 @@ async def start(
     """Start a backtest of the rounds opening in [start, end) as a Prefect flow run of backtest-flow/backtest;
     checked first (range, data, strategies, grid), so a request the flow would refuse is a 422."""
     parameters, rounds = check_request(body, settings)
+    require_prefect(settings)
     run = await start_backtest(parameters)
     record_action(
         session,
@@ -46,6 +48,7 @@ async def start(
 
 
 @router.get("/{flow_run_id}", responses={503: {"description": "Prefect cannot be reached."}})
-async def progress(flow_run_id: UUID, _caller: Viewer) -> BacktestRunPublic:
+async def progress(flow_run_id: UUID, _caller: Viewer, settings: SettingsDep) -> BacktestRunPublic:
     """A started backtest's state and how many of its task runs (batches) completed."""
+    require_prefect(settings)
     return await read_backtest_run(flow_run_id)

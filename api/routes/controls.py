@@ -16,7 +16,7 @@ from api.control_models import (
     StrategyToggle,
 )
 from api.controls import limits_view, set_kill_switch, strategies, toggle_strategy, update_limits
-from api.deps import Admin, Operator, SessionDep, SettingsDep, Viewer
+from api.deps import Admin, Operator, SessionDep, SettingsDep, Viewer, unprocessable
 from api.models import KillSwitchPublic
 from api.status import kill_switch
 from core.risk.limits import LimitsError
@@ -85,4 +85,4 @@ def write_limits(
             session, settings, caller, request, changes=dict(body.changes), reason=body.reason
         )
     except LimitsError as exc:
-        raise HTTPException(status_code=status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None
+        raise unprocessable("changes", str(exc)) from None

@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, status
 from sqlmodel import col, select
 
 from api.auth import AuthFailure, create_api_token
-from api.deps import Admin, NowDep, SessionDep, SettingsDep, refuse
+from api.deps import Admin, NowDep, SessionDep, SettingsDep, refuse, unprocessable
 from api.models import ApiTokenCreate, ApiTokenCreated, ApiTokenPublic, ApiTokensPublic
 from core.store.auth import ApiTokenRow, UserRow
 
@@ -25,10 +25,7 @@ def create_token(
         raise refuse(AuthFailure(403, "API tokens are made from a login session, not from another API token"))
     days = body.expires_in_days or settings.api.api_token_max_days
     if days > settings.api.api_token_max_days:
-        raise HTTPException(
-            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail=f"expires_in_days: at most {settings.api.api_token_max_days}",
-        )
+        raise unprocessable("expires_in_days", f"at most {settings.api.api_token_max_days}")
     row, token = create_api_token(
         session, caller.user, body.name, body.role, now=now, expires_at=now + timedelta(days=days)
     )

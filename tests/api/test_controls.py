@@ -193,7 +193,9 @@ def test_a_negative_absurd_or_unknown_limit_is_refused_and_nothing_is_written(
     )
 
     assert answer.status_code == 422
-    assert said in answer.json()["detail"]
+    (error,) = answer.json()["detail"]
+    assert error["loc"] == ["body", "changes"]
+    assert said in error["msg"]
     with Session(store) as session:
         assert session.get(SettingRow, "risk_limits") is None
     assert actions(store) == []

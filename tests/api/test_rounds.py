@@ -111,6 +111,7 @@ def test_a_summary_carries_the_settlement_and_the_counts_of_its_own_mode(viewer:
         ({"since": "yesterday"}, "since", "datetime"),
         ({"traded": "maybe"}, "traded", "boolean"),
         ({"colour": "red"}, "colour", "Extra inputs are not permitted"),
+        ({"since": "0001-01-01T00:00:00+05:00"}, "since", "out of range in UTC"),
     ],
 )
 def test_bad_filters_are_a_422_naming_the_field_and_the_reason(

@@ -229,7 +229,9 @@ def test_an_analyst_starts_a_backtest_through_the_api_and_sees_it_finish(
     assert backwards.status_code == 422
     assert "end must be after start" in backwards.text
     assert outside.status_code == 422
-    assert "no round of the range has data" in outside.json()["detail"]
+    (error,) = outside.json()["detail"]
+    assert error["loc"] == ["body", "start"]
+    assert "no round of the range has data" in error["msg"]
     assert run["state"] == "Scheduled"
     assert run["parameters"]["strategies"] == ["fair_value"]
     assert done["state"] == "Completed", done
