@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from sqlmodel import Session
 from sse_starlette import EventSourceResponse
 
+from api.auth import Principal
 from api.deps import (
     CredentialsDep,
     EngineDep,
@@ -33,12 +33,7 @@ changes (Redis failed: the store goes on). A comment line every 15 s keeps proxi
 """
 
 
-@router.get(
-    "/events/stream",
-    response_class=EventSourceResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": STREAM_DESCRIPTION}},
-)
-async def stream_events(
+def stream_viewer(
     request: Request,
     *,
     credentials: CredentialsDep,
@@ -46,17 +41,27 @@ async def stream_events(
     now: NowDep,
     engine: EngineDep,
     settings: SettingsDep,
+) -> Principal:
+    """Viewer and above, checked on a session of its own that closes at once: a stream lasts for hours and
+    must not hold a database connection (the usual `SessionDep` lives as long as the response)."""
+    with Session(engine) as session:
+        return RequireRole(Role.VIEWER)(get_current_user(session, credentials, key, now), request, settings)
+
+
+@router.get(
+    "/events/stream",
+    response_class=EventSourceResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": STREAM_DESCRIPTION}},
+)
+async def stream_events(
+    request: Request,
+    _caller: Annotated[Principal, Depends(stream_viewer)],
+    engine: EngineDep,
+    settings: SettingsDep,
     mode: Annotated[Mode | None, Query(description="paper or live; the agent's own mode by default")] = None,
 ) -> EventSourceResponse:
     """The running round's records and state as they happen (viewer and above), from Redis when configured,
     else from the store (polled every 0.2 s)."""
-
-    def authenticate() -> None:
-        # Its own short session: a stream lasts for hours and must not hold a database connection.
-        with Session(engine) as session:
-            RequireRole(Role.VIEWER)(get_current_user(session, credentials, key, now), request, settings)
-
-    await asyncio.to_thread(authenticate)
     chosen = mode or settings.mode
     clock = request.app.state.clock
     redis_url = settings.redis_url
