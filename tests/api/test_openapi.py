@@ -43,3 +43,23 @@ def test_no_response_carries_a_secret_column(tmp_path: Path) -> None:
     }
 
     assert leaks == set()
+
+
+def test_docs_api_md_lists_every_operation_once_with_its_role(tmp_path: Path) -> None:
+    """docs/api.md is the one-page reference: each operation on its own line, with the role the auth matrix
+    enforces (tests/api/test_auth_matrix.py's POLICY)."""
+    from core.store.auth import Role
+    from tests.api.test_auth_matrix import POLICY, PUBLIC
+
+    page = (DOCUMENT.parents[1] / "api.md").read_text()
+    rows = {
+        line.split("|")[1].strip().strip("`"): line.split("|")[2].strip()
+        for line in page.splitlines()
+        if line.startswith("| `")
+    }
+    paths = json.loads(current(tmp_path))["paths"]
+    operations = {f"{method.upper()} {path}" for path, found in paths.items() for method in found}
+    assert set(rows) == operations
+    for (method, path), role in POLICY.items():
+        expected = "none" if role == PUBLIC else Role(role).value
+        assert rows[f"{method} {path}"] == expected, f"{method} {path} is for {expected}"
