@@ -39,12 +39,16 @@ from core.store.models import (
     RoundRow,
     SettlementRecord,
     SettlementRow,
+    TickSampleRecord,
+    TickSampleRow,
     VenueRulesRow,
 )
 
 MAX_TAPE_SEGMENTS = 100
+MAX_SAMPLES = 1_000
+"""A round's tick samples come every 5 s (about 200 a round); a bound all the same."""
 
-RoundTable = TypeVar("RoundTable", DecisionRow, RiskEventRow, OrderRow, FillRow, SettlementRow)
+RoundTable = TypeVar("RoundTable", DecisionRow, RiskEventRow, OrderRow, FillRow, SettlementRow, TickSampleRow)
 Record = TypeVar("Record", bound=SQLModel)
 
 
@@ -150,6 +154,7 @@ def round_detail(store: Engine, slug: str, data_dir: Path) -> RoundDetail | None
         ).all()
         settlements = _of_round(session, SettlementRow, slug, run)
         settlement = settlements[-1] if settlements else None
+        samples = _of_round(session, TickSampleRow, slug, run)
         counted = summary(
             row,
             settlement,
@@ -187,6 +192,7 @@ def round_detail(store: Engine, slug: str, data_dir: Path) -> RoundDetail | None
         ],
         tape=tape_of(data_dir, slug),
         flow_run_id=row.flow_run_id,
+        samples=[_as(TickSampleRecord, sample) for sample in samples[-MAX_SAMPLES:]],
     )
 
 

@@ -21,6 +21,7 @@ from core.store.models import (
     OrderRecord,
     RiskEventRecord,
     SettlementRecord,
+    TickSampleRecord,
     VenueRulesRow,
 )
 
@@ -331,3 +332,8 @@ class RoundDetail(BaseModel):
     orders: list[OrderPublic]
     tape: Tape
     flow_run_id: str | None
+    samples: list[TickSampleRecord] = Field(
+        default_factory=list,
+        description="What the round saw every 5 s, oldest first: BTC (Chainlink, its TWAP, Binance) and the "
+        "top of both books; the round page's chart.",
+    )

@@ -23,6 +23,7 @@ from core.store.models import (
     OrderRecord,
     RiskEventRecord,
     SettlementRecord,
+    TickSampleRecord,
     VenueRulesRow,
 )
 from tests.api.conftest import Headers
@@ -216,6 +217,10 @@ def test_the_drill_down_shows_every_record_of_the_round(
     assert sum(detail["counts"]["policy"].values()) == len(decisions)
     assert detail["headline"].startswith(f"{settlement.outcome.upper()} won")
     assert detail["tape"] == {"path": str(tape), "files": [str(tape)]}
+    samples = of(TickSampleRecord, rows)
+    assert samples, "the engine sampled what it saw"
+    assert [s["id"] for s in detail["samples"]] == sorted_ids(samples), "the chart's series, oldest first"
+    assert {s["chainlink"] is not None for s in detail["samples"]} == {True}
 
 
 def of(kind: type[Row], rows: Iterable[SQLModel]) -> list[Row]:
