@@ -26,7 +26,7 @@ from api.record_models import (
     ReportFile,
     SummarySource,
 )
-from core.backtest.report import SUMMARY_FILE
+from core.backtest import SUMMARY_FILE
 from core.store.models import FillRow, SettlementRow
 
 REPORTS = "backtests"

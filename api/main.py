@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from slowapi.errors import RateLimitExceeded
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.middleware.cors import CORSMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -37,13 +38,15 @@ from api.routes import (
 )
 from api.routes import status as status_routes
 from api.security import SigningKey
+from api.status_cache import StatusCache
 from core.clock import Clock, WallClock
 from core.config import Settings
-from core.store.db import make_engine
+from core.store.db import make_engine, normalize_url
 
 log = logging.getLogger(__name__)
 
 TITLE = "polymarket-btc-agent API"
+POOL: dict[str, Any] = {"pool_size": 20, "max_overflow": 60, "pool_timeout": 5}
 AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "Not authenticated, or the token is expired, revoked or unknown."},
     403: {
@@ -67,11 +70,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     )
     url = settings.resolved_database_url
     app.state.settings = settings
-    app.state.engine = make_engine(url)
+    app.state.engine = make_engine(url, **_pool_for(url))
     app.state.clock = clock or WallClock()
     app.state.signing_key = SigningKey(settings)
     app.state.schema_head = schema_head(url)
     app.state.live = LiveReader(settings)
+    app.state.status_cache = StatusCache(settings.api.status_cache_seconds)
     app.state.metrics = registry_for(app.state.engine, settings.resolved_spool_dir, app.state.clock)
 
     app.include_router(health.router)
@@ -96,6 +100,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         app.include_router(router, responses=AUTH_RESPONSES)
 
     app.add_exception_handler(OperationalError, _store_unavailable)
+    app.add_exception_handler(PoolTimeout, _store_busy)
     app.add_exception_handler(RateLimitExceeded, rate_limited)
     if settings.api.cors_origins:
         app.add_middleware(
@@ -114,6 +119,25 @@ async def _store_unavailable(_request: Request, exc: Exception) -> JSONResponse:
         status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
         content={"detail": f"the store is unavailable ({type(exc).__name__}); see GET /readyz"},
     )
+
+
+async def _store_busy(_request: Request, exc: Exception) -> JSONResponse:
+    log.warning("store busy: %s", exc)
+    return JSONResponse(
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        content={"detail": f"the store is busy: no connection within {POOL['pool_timeout']} s; try again"},
+        headers={"Retry-After": "1"},
+    )
+
+
+def _pool_for(url: str) -> dict[str, Any]:
+    """A pool larger than the requests in flight need: a request holds a connection from its first query to
+    its end while its parts wait for worker threads, so a pool the size of SQLAlchemy's default (15) against
+    40 threads deadlocks under load. A wait for a connection is bounded and answered 503."""
+    parsed = normalize_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
+        return {}
+    return dict(POOL)
 
 
 def openapi_document(app: FastAPI) -> str:

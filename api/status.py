@@ -111,14 +111,21 @@ def day_pnl(session: Session, mode: Mode, now: datetime) -> DayPnl:
 
 
 def latest_decision(session: Session) -> RecentDecision | None:
-    row = session.exec(
-        select(DecisionRow)
-        .where(col(DecisionRow.run_id).in_(MODES))
-        .order_by(col(DecisionRow.ts).desc())
-        .limit(1)
-    ).first()
-    if row is None:
+    """The newest decision of the paper or live run: one query per mode, each a walk down the (run_id, ts)
+    index (one query for both would sort every decision of both runs)."""
+    found = [
+        session.exec(
+            select(DecisionRow)
+            .where(col(DecisionRow.run_id) == mode)
+            .order_by(col(DecisionRow.ts).desc())
+            .limit(1)
+        ).first()
+        for mode in MODES
+    ]
+    rows = [row for row in found if row is not None]
+    if not rows:
         return None
+    row = max(rows, key=lambda r: r.ts)
     return RecentDecision(
         round_slug=row.round_slug,
         at=row.ts,

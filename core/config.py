@@ -115,6 +115,9 @@ class ApiSettings(BaseModel):
         "only recorded tapes (in the data dir's tapes/) can be backtested from the API.",
     )
     backtest_max_days: Annotated[int, Field(gt=0, le=366)] = 31
+    status_cache_seconds: Annotated[float, Field(ge=0, le=10)] = Field(
+        default=1.0, description="GET /status is computed at most this often for all callers; 0: every time."
+    )
     login_rate_limit: str = Field(
         default="10/minute;50/hour",
         description="Login attempts allowed per client address (limits' notation, ';' between limits); "

@@ -41,7 +41,11 @@ async def write_kill_switch(
     """Engage (`engaged: true`): the halt file, the store's flag and the deployment's pause, in that order,
     so a running round halts within a second; release (`false`) clears them. The answer says what each layer
     did; `complete: false` means one failed and must be put right."""
-    return await set_kill_switch(settings, session, caller, request, engaged=body.engaged, reason=body.reason)
+    result = await set_kill_switch(
+        settings, session, caller, request, engaged=body.engaged, reason=body.reason
+    )
+    request.app.state.status_cache.clear()  # /status shows the switch as it is now, not a second ago
+    return result
 
 
 @router.get("/strategies")

@@ -8,6 +8,7 @@ from api.deps import NowDep, SessionDep, SettingsDep, Viewer
 from api.live import LiveReader
 from api.models import Status
 from api.status import agent_status
+from api.status_cache import StatusCache
 
 router = APIRouter(tags=["status"])
 
@@ -16,7 +17,8 @@ router = APIRouter(tags=["status"])
 def read_status(
     _caller: Viewer, session: SessionDep, settings: SettingsDep, now: NowDep, request: Request
 ) -> Status:
-    """Mode, the current round and its timers, the kill switch, today's P&L by mode, the latest decision,
+    """(Computed at most once a second for all callers.) Mode, the current round and its timers, the kill switch, today's P&L by mode, the latest decision,
     and the running round's own report when its heartbeat is fresh (else null, with the reason)."""
     reader: LiveReader = request.app.state.live
-    return agent_status(session, settings, now, live_read=reader.read)
+    cache: StatusCache = request.app.state.status_cache
+    return cache.get(now, lambda: agent_status(session, settings, now, live_read=reader.read))

@@ -21,7 +21,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any
 
-from core.backtest import charts
+from core.backtest import SUMMARY_FILE, charts
 from core.backtest.analysis import ROUND_OUTCOMES, Analysis, analyse, round_outcome
 from core.backtest.runner import RoundResult, Variant
 from core.clock import ms_to_datetime
@@ -30,7 +30,6 @@ from core.market.rounds import RoundSchedule
 from core.strategies import build_strategies
 
 USD_STEP = Decimal("0.01")
-SUMMARY_FILE = "summary.json"
 
 FIGURES: tuple[tuple[str, str, str], ...] = (
     (

@@ -151,6 +151,7 @@ class DecisionRecord(SQLModel):
 
 class DecisionRow(DecisionRecord, table=True):
     __tablename__ = "decisions"
+    __table_args__ = (Index("ix_decisions_run_id_ts", "run_id", "ts"),)
 
 
 class OrderRecord(SQLModel):
@@ -216,6 +217,7 @@ class FillRecord(SQLModel):
 
 class FillRow(FillRecord, table=True):
     __tablename__ = "fills"
+    __table_args__ = (Index("ix_fills_round_slug_run_id", "round_slug", "run_id"),)
 
 
 class RiskEventRecord(SQLModel):

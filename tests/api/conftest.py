@@ -38,7 +38,12 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def make_settings(data_dir: Path, store_url: str, **api: object) -> Settings:
-    return load_settings(data_dir=data_dir, database_url=store_url, api={"jwt_secret": SECRET, **api})
+    """No /status cache unless a test asks: tests change the store and read it back within one instant."""
+    return load_settings(
+        data_dir=data_dir,
+        database_url=store_url,
+        api={"jwt_secret": SECRET, "status_cache_seconds": 0, **api},
+    )
 
 
 @pytest.fixture

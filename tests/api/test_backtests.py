@@ -18,7 +18,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from core.backtest.report import FIGURES, SUMMARY_FILE, Report, RunInfo, build_report, write_report
+from core.backtest import SUMMARY_FILE
+from core.backtest.report import FIGURES, Report, RunInfo, build_report, write_report
 from core.backtest.runner import RoundResult, expand_grid, plan_rounds, run_jobs
 from core.clock import ms_to_datetime
 from core.config import RiskLimitsSettings, Settings

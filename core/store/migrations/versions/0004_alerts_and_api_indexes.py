@@ -4,8 +4,9 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-12-06
 
-The alerts an operator must hear of (an audit table: append-only, like the others), an index on heartbeats
-by (component, ts) for the API's "latest heartbeat of a component", and when an API token was last used.
+The alerts an operator must hear of (an audit table: append-only, like the others); indexes the API's hot
+queries walk (the latest heartbeat of a component, the latest decision of a run, a round's fills of a run);
+and when an API token was last used.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ def upgrade() -> None:
     op.create_index(op.f('ix_alerts_round_slug'), 'alerts', ['round_slug'], unique=False)
     op.create_index(op.f('ix_alerts_ts'), 'alerts', ['ts'], unique=False)
     op.create_index('ix_heartbeats_component_ts', 'heartbeats', ['component', 'ts'], unique=False)
+    op.create_index('ix_decisions_run_id_ts', 'decisions', ['run_id', 'ts'], unique=False)
+    op.create_index('ix_fills_round_slug_run_id', 'fills', ['round_slug', 'run_id'], unique=False)
     with op.batch_alter_table('api_tokens') as batch_op:
         batch_op.add_column(sa.Column('last_used_at', _time(), nullable=True))
     _append_only('alerts')
@@ -58,6 +61,8 @@ def downgrade() -> None:
     _drop_append_only('alerts')
     with op.batch_alter_table('api_tokens') as batch_op:
         batch_op.drop_column('last_used_at')
+    op.drop_index('ix_fills_round_slug_run_id', table_name='fills')
+    op.drop_index('ix_decisions_run_id_ts', table_name='decisions')
     op.drop_index('ix_heartbeats_component_ts', table_name='heartbeats')
     op.drop_index(op.f('ix_alerts_ts'), table_name='alerts')
     op.drop_index(op.f('ix_alerts_round_slug'), table_name='alerts')
