@@ -24,6 +24,10 @@ def api(
     ] = None,
     host: Annotated[str | None, typer.Option(help="Listen here; default BTC_AGENT_API__HOST.")] = None,
     port: Annotated[int | None, typer.Option(help="Port; default BTC_AGENT_API__PORT.")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="Worker processes; default BTC_AGENT_API__WORKERS (1)."),
+    ] = None,
 ) -> None:
     """Serve the HTTP API (status, history, metrics) after bringing the store's schema up to date. It does
     not start without a key to sign sessions: BTC_AGENT_API__JWT_SECRET, or one it keeps in the data dir."""
@@ -51,9 +55,26 @@ def api(
         raise typer.Exit(2) from None
     migrate(settings.resolved_database_url)
     listen_host, listen_port = host or settings.api.host, port or settings.api.port
-    typer.secho(f"API on http://{listen_host}:{listen_port} (docs at /docs)", fg=typer.colors.GREEN)
+    processes = workers or settings.api.workers
+    typer.secho(
+        f"API on http://{listen_host}:{listen_port} (docs at /docs), {processes} worker process(es)",
+        fg=typer.colors.GREEN,
+    )
+    if processes == 1:
+        uvicorn.run(
+            create_app(settings), host=listen_host, port=listen_port, proxy_headers=False, log_level="info"
+        )
+        return
+    # Each worker builds its app from the same environment (its own pool, caches and, without Redis, its
+    # own login counts).
     uvicorn.run(
-        create_app(settings), host=listen_host, port=listen_port, proxy_headers=False, log_level="info"
+        "api.main:app_from_environment",
+        factory=True,
+        workers=processes,
+        host=listen_host,
+        port=listen_port,
+        proxy_headers=False,
+        log_level="info",
     )
 
 

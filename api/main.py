@@ -140,6 +140,13 @@ def _pool_for(url: str) -> dict[str, Any]:
     return dict(POOL)
 
 
+def app_from_environment() -> FastAPI:
+    """The app of one worker process of `btc-agent api --workers N`: settings from the environment."""
+    from core.config import load_settings
+
+    return create_app(load_settings())
+
+
 def openapi_document(app: FastAPI) -> str:
     """The OpenAPI document as committed in docs/api/openapi.json (stable key order, final newline)."""
     return json.dumps(app.openapi(), indent=2, sort_keys=False, ensure_ascii=False) + "\n"

@@ -747,6 +747,12 @@ def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         help="seconds between the seeded heartbeats of a run (%(default)g; a live round writes one a second)",
     )
     add("--seed", type=int, default=1, help="prices and the request mix (%(default)s)")
+    add(
+        "--workers",
+        type=int,
+        default=1,
+        help="API worker processes (%(default)s; one per core serves the most)",
+    )
     add("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
     positive = (args.seconds, args.rate, args.timeout, args.heartbeat_every)
@@ -761,7 +767,7 @@ def load(args: argparse.Namespace, store: Engine, url: str) -> tuple[list[Phase]
     count = int((args.seconds + args.warmup) * args.rate)
     with tempfile.TemporaryDirectory(prefix="bench-api-") as scratch_dir, ExitStack() as running:
         scratch = Path(scratch_dir)
-        env = server_env(url, scratch)
+        env = server_env(url, scratch) | {"BTC_AGENT_API__WORKERS": str(args.workers)}
         name, password, adding = add_admin(env)
         beats = Heartbeats(store, args.seed)
         beats.start()

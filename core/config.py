@@ -115,6 +115,9 @@ class ApiSettings(BaseModel):
         "only recorded tapes (in the data dir's tapes/) can be backtested from the API.",
     )
     backtest_max_days: Annotated[int, Field(gt=0, le=366)] = 31
+    workers: Annotated[int, Field(ge=1, le=64)] = Field(
+        default=1, description="API worker processes (`btc-agent api`): one per core serves the most."
+    )
     status_cache_seconds: Annotated[float, Field(ge=0, le=10)] = Field(
         default=1.0, description="GET /status is computed at most this often for all callers; 0: every time."
     )

@@ -113,3 +113,14 @@ def as_role(users: dict[Role, UserRow]) -> Callable[[Role], Headers]:
     login itself log in; the rest skip the deliberately slow password check)."""
     lifetime = timedelta(minutes=15)
     return lambda role: bearer(create_access_token(users[role].id, SECRET, now=NOW, lifetime=lifetime))
+
+
+def sqlite_unless_asked(request: pytest.FixtureRequest) -> str:
+    """A test module's `store_url` that is SQLite unless a test asks for both back ends with
+    `@pytest.mark.parametrize("store_url", BOTH, indirect=True)`: read-heavy modules compare the back ends on
+    a few tests and check the rest of their logic once."""
+    which = getattr(request, "param", "sqlite")
+    return str(request.getfixturevalue("sqlite_url" if which == "sqlite" else "postgres_url"))
+
+
+BOTH = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]

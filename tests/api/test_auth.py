@@ -16,7 +16,12 @@ from api.security import SigningKey, SigningKeyError, create_access_token, load_
 from core.clock import SimulatedClock
 from core.config import SettingsError, load_settings
 from core.store.auth import RefreshTokenRow, Role, UserRow
-from tests.api.conftest import NOW, PASSWORD, SECRET, bearer, login
+from tests.api.conftest import BOTH, NOW, PASSWORD, SECRET, bearer, login, sqlite_unless_asked
+
+
+@pytest.fixture
+def store_url(request: pytest.FixtureRequest) -> str:
+    return sqlite_unless_asked(request)
 
 
 def test_login_gives_an_access_token_that_identifies_the_user(
@@ -71,6 +76,7 @@ def test_a_disabled_user_cannot_log_in_and_their_tokens_stop_at_once(
     assert client.get("/status", headers=bearer(token)).status_code == 403
 
 
+@pytest.mark.parametrize("store_url", BOTH, indirect=True)
 def test_a_lowered_role_counts_at_once_for_tokens_already_issued(
     client: TestClient, users: dict[Role, UserRow], store: Engine
 ) -> None:
@@ -198,6 +204,7 @@ def test_refresh_rotates_the_pair_and_the_old_refresh_token_is_spent(
     assert third.status_code == 200
 
 
+@pytest.mark.parametrize("store_url", BOTH, indirect=True)
 def test_a_refresh_token_used_twice_revokes_the_whole_login(
     client: TestClient, users: dict[Role, UserRow], store: Engine
 ) -> None:

@@ -29,8 +29,14 @@ from core.risk.limits import RiskLimits
 from core.store.auth import Role
 from core.store.models import TABLES, DecisionRecord, table_of
 from core.store.writer import insert_rows
-from tests.api.conftest import Headers
+from tests.api.conftest import BOTH, Headers, sqlite_unless_asked
 from tests.support.engine_runs import START_MS, model_path
+
+
+@pytest.fixture
+def store_url(request: pytest.FixtureRequest) -> str:
+    return sqlite_unless_asked(request)
+
 
 RUN = "backtest-0123abcd"
 STORE_ONLY = "backtest-feedbeef"
@@ -160,6 +166,7 @@ def test_the_report_writes_its_summary_as_json_with_exact_money(backtest: Backte
     assert summary["settings"]["Strategies and parameters"]["fair_value.margin"] == "0.02, 0.05 (grid)"
 
 
+@pytest.mark.parametrize("store_url", BOTH, indirect=True)
 def test_runs_are_listed_the_reported_one_first_with_the_reports_figures(
     get: Get, backtest: Backtest
 ) -> None:
@@ -193,6 +200,7 @@ def test_a_page_of_runs_is_bounded(get: Get) -> None:
     assert get("/backtests", source="tapes").status_code == 422
 
 
+@pytest.mark.parametrize("store_url", BOTH, indirect=True)
 def test_a_run_known_only_from_the_store_is_summed_from_its_settlements(get: Get, backtest: Backtest) -> None:
     detail = get(f"/backtests/{STORE_ONLY}").json()
     settled = backtest.other

@@ -15,9 +15,15 @@ from sqlalchemy import Engine
 
 from core.store.auth import Role
 from core.store.models import SettlementRecord, SettlementRow
-from tests.api.conftest import Headers
+from tests.api.conftest import BOTH, Headers, sqlite_unless_asked
 from tests.api.history_rows import HISTORY, history_rows, insert
 from tests.api.record_rows import OWN_RUNS, agent_rows, of
+
+
+@pytest.fixture
+def store_url(request: pytest.FixtureRequest) -> str:
+    return sqlite_unless_asked(request)
+
 
 Get = Callable[..., Any]
 
@@ -71,6 +77,7 @@ def test_by_default_the_days_are_the_30_up_to_today(get: Get) -> None:
         assert money(rows[mode]["per_strategy"]) == {"unattributed": pnl}, "settled without a split"
 
 
+@pytest.mark.parametrize("store_url", BOTH, indirect=True)
 def test_each_day_sums_its_settlements_exactly_newest_first_and_split_by_strategy(get: Get) -> None:
     answer = get("/pnl/daily", first_day="2026-09-21", last_day="2026-09-22").json()
 
@@ -118,6 +125,7 @@ def test_totals_are_per_mode_asked_for_over_the_whole_range(get: Get) -> None:
     assert live["totals"][0] == next(t for t in both["totals"] if t["mode"] == "live")
 
 
+@pytest.mark.parametrize("store_url", BOTH, indirect=True)
 def test_each_strategy_adds_up_its_share_of_every_settlement(get: Get) -> None:
     answer = get("/pnl/strategies", first_day="2026-09-21", last_day="2026-09-22").json()
     daily = get("/pnl/daily", first_day="2026-09-21", last_day="2026-09-22").json()

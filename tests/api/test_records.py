@@ -26,9 +26,15 @@ from core.store.models import (
     RiskEventRecord,
 )
 from tasks.control import write_kill_switch
-from tests.api.conftest import NOW, Headers
+from tests.api.conftest import BOTH, NOW, Headers, sqlite_unless_asked
 from tests.api.history_rows import insert
 from tests.api.record_rows import BACKTEST_RUN, OWN_RUNS, agent_rows, of
+
+
+@pytest.fixture
+def store_url(request: pytest.FixtureRequest) -> str:
+    return sqlite_unless_asked(request)
+
 
 Get = Callable[..., Any]
 HISTORIES = {
@@ -96,6 +102,7 @@ def own(records: list[Any]) -> list[Any]:
     return [r for r in records if r.run_id in OWN_RUNS]
 
 
+@pytest.mark.parametrize("store_url", BOTH, indirect=True)
 @pytest.mark.parametrize(("path", "kind"), HISTORIES.items())
 def test_pages_are_newest_first_and_add_up_to_the_agents_own_records(get: Get, path: str, kind: type) -> None:
     wanted = newest_first(own(of(kind)))
@@ -127,6 +134,7 @@ def middle_ts(kind: type) -> datetime:
     return times[len(times) // 2]
 
 
+@pytest.mark.parametrize("store_url", BOTH, indirect=True)
 @pytest.mark.parametrize(
     ("params", "wanted"),
     [
@@ -355,6 +363,7 @@ def actions(store: Engine) -> list[datetime]:
     return marks
 
 
+@pytest.mark.parametrize("store_url", BOTH, indirect=True)
 def test_operator_actions_are_newest_first_and_filtered_by_actor_action_and_time(
     get: Get, actions: list[datetime]
 ) -> None:
@@ -409,6 +418,7 @@ ALERTS = [
 ]
 
 
+@pytest.mark.parametrize("store_url", BOTH, indirect=True)
 @pytest.mark.parametrize(
     ("params", "wanted"),
     [
