@@ -10,7 +10,11 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: test setup lint types unit demo clean
+NPM ?= npm
+WEB := web
+export NEXT_TELEMETRY_DISABLED := 1
+
+.PHONY: test setup lint types unit demo clean web web-lint web-test browser
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -29,14 +33,33 @@ lint: setup
 types: setup
 	$(BIN)/mypy
 
-unit: setup
+# The console: its locked packages, then a production build the browser tests serve with `next start`.
+$(WEB)/node_modules/.installed: $(WEB)/package.json $(WEB)/package-lock.json
+	cd $(WEB) && $(NPM) ci --no-audit --no-fund
+	touch $@
+
+web: $(WEB)/node_modules/.installed
+	cd $(WEB) && $(NPM) run build
+
+web-lint: $(WEB)/node_modules/.installed
+	cd $(WEB) && $(NPM) run lint
+
+web-test: $(WEB)/node_modules/.installed
+	cd $(WEB) && $(NPM) test
+
+# Debian's Chromium for the browser tests (Playwright's own download does not work offline).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+unit: setup web browser
 	$(BIN)/pytest
 
-test: lint types unit
+test: lint web-lint types web-test unit
 
 # The main job: Prefect server, simulated venue with 2-minute rounds, the round deployment served on paper.
-demo: setup
+demo: setup web
 	$(BIN)/btc-agent demo
 
 clean:
-	rm -rf $(TOOLS) $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(TOOLS) $(VENV) .mypy_cache .ruff_cache .pytest_cache $(WEB)/node_modules $(WEB)/.next test-output

@@ -4,9 +4,11 @@ over. Variants run side by side; a variant's batches run in order, each starting
 before left (as a live deployment's rounds do). Rows are tagged with the backtest run and variant
 (`backtest-<run>/v<n>`); the report goes to a folder (HTML and PNGs) and to the Prefect UI as a markdown
 artifact with the figures inline and a table artifact per variant and strategy. The run is named after
-what it ran."""
+what it ran.
 
-from __future__ import annotations
+No `from __future__ import annotations` here: Prefect validates a served run's parameters against the
+flow's signature, and string annotations did not resolve in the process `serve` starts for a run
+(`Backtest_FlowModel is not fully defined`)."""
 
 import dataclasses
 import time

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 PREFECT_PORT = 4200
 SIM_PORT = 8765
 API_PORT = 8000
+CONSOLE_PORT = 3000
+WEB = Path(__file__).resolve().parents[1] / "web"
 DEMO_ADMIN = "demo-admin"
 
 
@@ -326,25 +328,19 @@ def demo(
         start_new_session=True,
     )
     password = _demo_admin()
-    api_log = (root / "api.log").open("ab")
     api_server = subprocess.Popen(
         [str(Path(sys.executable).with_name("btc-agent")), "api", "--port", str(API_PORT)],
-        stdout=api_log,
+        stdout=(root / "api.log").open("ab"),
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    console = _start_console(root)
     try:
         _wait_for(f"http://127.0.0.1:{PREFECT_PORT}/api/health", "Prefect server", server)
         _wait_for(f"http://127.0.0.1:{API_PORT}/healthz", "API", api_server)
-        typer.secho(f"Prefect UI:        http://127.0.0.1:{PREFECT_PORT}", fg="green", bold=True)
-        typer.secho(
-            f"API:               http://127.0.0.1:{API_PORT}  (OpenAPI at /docs)", fg="green", bold=True
-        )
-        typer.secho(
-            f"demo admin:        {DEMO_ADMIN} / {password}  (made for this demo only, new each start)",
-            fg="green",
-        )
-        typer.secho(f"simulated venue:   http://127.0.0.1:{SIM_PORT}/_sim/state", fg="green")
+        if console is not None:
+            _wait_for(f"http://127.0.0.1:{CONSOLE_PORT}/login", "console", console)
+        _announce(password, console_up=console is not None)
         typer.echo(
             f"rounds of {round_seconds} s, active for the last {active_seconds} s, runs start {wake} s before the close (cron {schedule.cron()})"
         )
@@ -357,13 +353,53 @@ def demo(
     except KeyboardInterrupt:
         typer.echo("stopping the demo")
     finally:
-        for process in (api_server, server):
+        for process in (console, api_server, server):
+            if process is None:
+                continue
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
                 process.wait(timeout=20)
         server_log.close()
-        api_log.close()
         sim.stop()
+
+
+def _announce(password: str, *, console_up: bool) -> None:
+    if console_up:
+        typer.secho(f"console:           http://127.0.0.1:{CONSOLE_PORT}", fg="green", bold=True)
+    typer.secho(f"Prefect UI:        http://127.0.0.1:{PREFECT_PORT}", fg="green", bold=True)
+    typer.secho(f"API:               http://127.0.0.1:{API_PORT}  (OpenAPI at /docs)", fg="green", bold=True)
+    typer.secho(
+        f"demo admin:        {DEMO_ADMIN} / {password}  (made for this demo only, new each start)",
+        fg="green",
+    )
+    typer.secho(f"simulated venue:   http://127.0.0.1:{SIM_PORT}/_sim/state", fg="green")
+
+
+def _start_console(root: Path) -> subprocess.Popen[bytes] | None:
+    """The built console (`make demo` builds it) on CONSOLE_PORT, talking to the demo's API; None, with a
+    line saying why, when there is no build."""
+    npm = shutil.which("npm")
+    if npm is None or not (WEB / ".next" / "BUILD_ID").exists():
+        typer.secho("console:           not built (make web), not started", fg="yellow")
+        return None
+    import secrets
+
+    env = {
+        **os.environ,
+        "NEXT_TELEMETRY_DISABLED": "1",
+        "BTC_AGENT_API_URL": f"http://127.0.0.1:{API_PORT}",
+        "CONSOLE_SESSION_SECRET": secrets.token_urlsafe(32),
+        "PREFECT_UI_URL": f"http://127.0.0.1:{PREFECT_PORT}",
+        "PORT": str(CONSOLE_PORT),
+    }
+    return subprocess.Popen(
+        [npm, "run", "start", "--", "-p", str(CONSOLE_PORT), "-H", "127.0.0.1"],
+        cwd=WEB,
+        env=env,
+        stdout=(root / "console.log").open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def _demo_admin() -> str:
