@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from api.deps import NowDep, SessionDep, SettingsDep, Viewer
 from api.live import LiveReader
@@ -13,12 +13,14 @@ from api.status_cache import StatusCache
 router = APIRouter(tags=["status"])
 
 
-@router.get("/status")
+@router.get("/status", response_model=Status)
 def read_status(
     _caller: Viewer, session: SessionDep, settings: SettingsDep, now: NowDep, request: Request
-) -> Status:
-    """(Computed at most once a second for all callers.) Mode, the current round and its timers, the kill switch, today's P&L by mode, the latest decision,
-    and the running round's own report when its heartbeat is fresh (else null, with the reason)."""
+) -> Response:
+    """Mode, the current round and its timers, the kill switch, today's P&L by mode, the latest decision,
+    and the running round's own report when its heartbeat is fresh (else null, with the reason). Computed
+    at most once a second for all callers."""
     reader: LiveReader = request.app.state.live
     cache: StatusCache = request.app.state.status_cache
-    return cache.get(now, lambda: agent_status(session, settings, now, live_read=reader.read))
+    body = cache.get(now, lambda: agent_status(session, settings, now, live_read=reader.read))
+    return Response(content=body, media_type="application/json")

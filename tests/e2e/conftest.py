@@ -123,12 +123,16 @@ class Stack:
     console_url: str
     rounds: Rounds
 
+    tokens: dict[Role, str] = field(default_factory=dict)
+
     def api(self, method: str, path: str, role: Role = Role.ADMIN, **kwargs: Any) -> httpx.Response:
-        """The API as a user of the role (for a test's own checks, beside the browser)."""
+        """The API as a user of the role (for a test's own checks, beside the browser): one login per role."""
         with httpx.Client(base_url=self.api_url, timeout=30) as client:
-            token = client.post("/auth/login", json={"username": role.value, "password": PASSWORD})
-            token.raise_for_status()
-            headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+            if role not in self.tokens:
+                login = client.post("/auth/login", json={"username": role.value, "password": PASSWORD})
+                login.raise_for_status()
+                self.tokens[role] = login.json()["access_token"]
+            headers = {"Authorization": f"Bearer {self.tokens[role]}"}
             return client.request(method, path, headers=headers, **kwargs)
 
 
@@ -201,6 +205,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 "jwt_secret": SESSION_SECRET,
                 "backtest_price_file": PRICE_FILE,
                 "prefect_api_url": prefect_url,
+                # every console login reaches the API from the console's own address
+                "login_rate_limit": "600/minute",
             },
         )
         env = {

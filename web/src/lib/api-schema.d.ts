@@ -226,7 +226,8 @@ export interface paths {
         /**
          * Read Status
          * @description Mode, the current round and its timers, the kill switch, today's P&L by mode, the latest decision,
-         *     and the running round's own report when its heartbeat is fresh (else null, with the reason).
+         *     and the running round's own report when its heartbeat is fresh (else null, with the reason). Computed
+         *     at most once a second for all callers.
          */
         get: operations["status-read_status"];
         put?: never;
