@@ -215,6 +215,21 @@ class RoundStatus(StrEnum):
 MAX_PAGE = 200
 
 
+def utc_instant(value: datetime | None) -> datetime | None:
+    """A filter's instant in UTC (one without a zone is UTC); far-off instants are a 422, never a 500."""
+    if value is None:
+        return None
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the instant is out of range in UTC") from None
+
+
+def check_ordered(since: datetime | None, until: datetime | None) -> None:
+    if since is not None and until is not None and since >= until:
+        raise ValueError("since must be before until")
+
+
 class RoundQuery(BaseModel):
     """Filters and page of GET /rounds; `since` and `until` bound the round's open time, UTC if no zone."""
 
@@ -231,17 +246,11 @@ class RoundQuery(BaseModel):
     @field_validator("since", "until")
     @classmethod
     def _utc(cls, value: datetime | None) -> datetime | None:
-        if value is None:
-            return None
-        try:
-            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        except OverflowError:
-            raise ValueError("the instant is out of range in UTC") from None
+        return utc_instant(value)
 
     @model_validator(mode="after")
     def _ordered(self) -> RoundQuery:
-        if self.since is not None and self.until is not None and self.since >= self.until:
-            raise ValueError("since must be before until")
+        check_ordered(self.since, self.until)
         return self
 
 

@@ -3,14 +3,14 @@ public pages of decisions, orders, fills, risk events, operator actions, alerts,
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from api.models import MAX_PAGE, DecisionPublic, Mode, OrderPublic
+from api.models import MAX_PAGE, DecisionPublic, Mode, OrderPublic, check_ordered, utc_instant
 from core.engine.policy import PolicyReason
 from core.events import OrderStatus
 from core.store.models import AlertRecord, FillRecord, OperatorActionRecord, RiskEventRecord
@@ -40,17 +40,11 @@ class Window(BaseModel):
     @field_validator("since", "until")
     @classmethod
     def _utc(cls, value: datetime | None) -> datetime | None:
-        if value is None:
-            return None
-        try:
-            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        except OverflowError:
-            raise ValueError("the instant is out of range in UTC") from None
+        return utc_instant(value)
 
     @model_validator(mode="after")
     def _ordered(self) -> Window:
-        if self.since is not None and self.until is not None and self.since >= self.until:
-            raise ValueError("since must be before until")
+        check_ordered(self.since, self.until)
         return self
 
 

@@ -20,18 +20,14 @@ from core.live.state import heartbeat
 from core.store.auth import Role
 from tests.api.conftest import Headers, make_settings
 from tests.api.history_rows import insert, round_state
+from tests.support.redis_server import redis_or_skip
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 DEAD_REDIS = "redis://127.0.0.1:1/0"
 
 
 @pytest.fixture
 def redis_url() -> str:
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except redis.RedisError as exc:
-        pytest.skip(f"no Redis at {REDIS_URL} ({exc})")
-    return REDIS_URL
+    return redis_or_skip()
 
 
 def client_with(tmp_path: Path, store_url: str, clock: SimulatedClock, **settings: object) -> TestClient:

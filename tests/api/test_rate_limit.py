@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-import pytest
 import redis
 from fastapi.testclient import TestClient
 
@@ -14,8 +13,8 @@ from api.main import create_app
 from core.clock import SimulatedClock
 from core.store.auth import Role, UserRow
 from tests.api.conftest import PASSWORD, make_settings
+from tests.support.redis_server import redis_or_skip
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 WRONG = {"username": "viewer", "password": "not the password at all"}
 RIGHT = {"username": "viewer", "password": PASSWORD}
 
@@ -41,12 +40,9 @@ def test_the_fourth_attempt_in_a_minute_is_refused_with_retry_after(
 def test_two_api_processes_share_the_count_on_redis(
     tmp_path: Path, store_url: str, clock: SimulatedClock, users: dict[Role, UserRow]
 ) -> None:
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except redis.RedisError as exc:
-        pytest.skip(f"no Redis at {REDIS_URL} ({exc})")
+    url = redis_or_skip()
     namespace = f"test-{uuid.uuid4().hex[:8]}"
-    shared = {"redis_url": REDIS_URL, "redis_namespace": namespace}
+    shared = {"redis_url": url, "redis_namespace": namespace}
     with (
         app_client(tmp_path, store_url, clock, **shared) as first,
         app_client(tmp_path, store_url, clock, **shared) as second,
@@ -56,7 +52,7 @@ def test_two_api_processes_share_the_count_on_redis(
         assert first.post("/auth/login", json=WRONG).status_code == 401
         refused = second.post("/auth/login", json=RIGHT)
     assert refused.status_code == 429
-    client = redis.Redis.from_url(REDIS_URL)
+    client = redis.Redis.from_url(url)
     keys = list(client.scan_iter(f"*{namespace}:ratelimit*"))
     assert keys, "the count lives on Redis"
     client.delete(*keys)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,7 +22,6 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 from sqlmodel import Session, select
 
 from api.main import create_app
@@ -46,6 +44,7 @@ from core.store.models import DecisionRow, FillRow, OrderRow, RiskEventRow, Sett
 from core.store.outbox import Outbox
 from tests.support.api_server import serve_api
 from tests.support.clocks import ShiftedClock
+from tests.support.redis_server import redis_or_skip
 
 pytestmark = [pytest.mark.slow]
 
@@ -81,15 +80,6 @@ def sim() -> Iterator[Venue]:
     )
     with SimServer(config, clock=clock) as server:
         yield Venue(server, clock, round_)
-
-
-def redis_or_skip() -> str:
-    url = os.environ.get("BTC_AGENT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
-    except redis.RedisError as exc:
-        pytest.skip(f"no Redis at {url} ({exc}); set BTC_AGENT_TEST_REDIS_URL to run this test")
-    return url
 
 
 @dataclass

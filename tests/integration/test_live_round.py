@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,7 +22,6 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 import redis.asyncio as aioredis
 from eth_account import Account
 from pydantic import SecretStr
@@ -71,6 +69,7 @@ from core.store.models import (
 from core.store.outbox import Outbox
 from core.store.writer import insert_rows
 from tests.support.clocks import ShiftedClock
+from tests.support.redis_server import redis_or_skip
 
 KEY = "0x" + "5c" * 32
 ADDRESS = Account.from_key(KEY).address
@@ -598,15 +597,6 @@ def test_a_resume_where_store_and_venue_agree_finds_no_difference(
     assert [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "test.reconcile"] == [
         (logging.INFO, f"{sim.round.slug}: venue and store agree on this round's 1 fill")
     ]
-
-
-def redis_or_skip() -> str:
-    url = os.environ.get("BTC_AGENT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
-    except redis.RedisError as exc:
-        pytest.skip(f"no Redis at {url} ({exc}); set BTC_AGENT_TEST_REDIS_URL to run this test")
-    return url
 
 
 def test_a_round_publishes_its_state_and_every_record_on_redis(sim: Venue, tmp_path: Path) -> None:
