@@ -104,7 +104,10 @@ def session_principal(session: Session, user_id: str) -> Principal:
 
 
 def _usable_user(session: Session, user_id: str) -> UserRow:
-    user = session.get(UserRow, user_id)
+    return _usable(session.get(UserRow, user_id))
+
+
+def _usable(user: UserRow | None) -> UserRow:
     if user is None:
         raise AuthFailure(401, "the token's user no longer exists")
     if not user.active:
@@ -215,14 +218,19 @@ def create_api_token(
 
 def api_token_principal(session: Session, token: str, *, now: datetime) -> Principal:
     """The caller behind an API token: its owner, with the lower of the token's role and the owner's."""
-    row = session.exec(select(ApiTokenRow).where(col(ApiTokenRow.token_hash) == digest(token))).first()
-    if row is None:
+    found = session.exec(
+        select(ApiTokenRow, UserRow)
+        .outerjoin(UserRow, col(UserRow.id) == col(ApiTokenRow.user_id))
+        .where(col(ApiTokenRow.token_hash) == digest(token))
+    ).first()  # one query for the token and its owner: every request of a machine asks it
+    if found is None:
         raise AuthFailure(401, "unknown API token")
+    row, owner_row = found
     if row.revoked_at is not None:
         raise AuthFailure(401, f"API token {row.name} was revoked")
     if row.expires_at is not None and now >= row.expires_at:
         raise AuthFailure(401, f"API token {row.name} expired")
-    owner = _usable_user(session, row.user_id)
+    owner = _usable(owner_row)
     granted, held = role_of(row.role, f"API token {row.name}"), role_of(owner.role, owner.name)
     if row.last_used_at is None or now - row.last_used_at >= LAST_USE_RESOLUTION:
         row.last_used_at = now  # at most once a minute: a busy machine token does not write per request

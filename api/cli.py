@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -46,6 +46,7 @@ def api(
     import uvicorn
 
     from api.security import SigningKey, SigningKeyError
+    from api.serving import LOOP, NoDelayHttpProtocol, freeze_loaded_heap
     from core.store.db import migrate
 
     try:
@@ -60,22 +61,22 @@ def api(
         f"API on http://{listen_host}:{listen_port} (docs at /docs), {processes} worker process(es)",
         fg=typer.colors.GREEN,
     )
+    served: dict[str, Any] = {
+        "host": listen_host,
+        "port": listen_port,
+        "http": NoDelayHttpProtocol,
+        "loop": LOOP,
+        "proxy_headers": False,
+        "log_level": "info",
+    }
     if processes == 1:
-        uvicorn.run(
-            create_app(settings), host=listen_host, port=listen_port, proxy_headers=False, log_level="info"
-        )
+        app = create_app(settings)
+        freeze_loaded_heap()
+        uvicorn.run(app, **served)
         return
     # Each worker builds its app from the same environment (its own pool, caches and, without Redis, its
     # own login counts).
-    uvicorn.run(
-        "api.main:app_from_environment",
-        factory=True,
-        workers=processes,
-        host=listen_host,
-        port=listen_port,
-        proxy_headers=False,
-        log_level="info",
-    )
+    uvicorn.run("api.main:app_from_environment", factory=True, workers=processes, **served)
 
 
 @users_app.command("add")

@@ -4,11 +4,12 @@ caller (`CurrentUser`, or `RequireRole(...)` for a minimum role), so no route ca
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
@@ -26,31 +27,38 @@ bearer = HTTPBearer(
 )
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
 
 
-def get_db(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
-    with Session(engine) as session:
+async def get_db(engine: Annotated[Engine, Depends(get_engine)]) -> AsyncIterator[Session]:
+    """A session for the request. Opening one does no I/O (it connects at its first query), so it is made on
+    the event loop; closing it returns the connection to the pool (a rollback: I/O), so that runs in a worker
+    thread. Every dependency or route that queries is a sync function, run in the worker threads."""
+    session = Session(engine)
+    try:
         yield session
+    finally:
+        await run_in_threadpool(session.close)
 
 
-def get_now(clock: Annotated[Clock, Depends(get_clock)]) -> datetime:
+async def get_now(clock: Annotated[Clock, Depends(get_clock)]) -> datetime:
     return clock.now()
 
 
 def get_signing_key(request: Request) -> str:
+    """Sync: the first call may make or read the key file."""
     key: SigningKey = request.app.state.signing_key
     return key.get()
 
@@ -69,7 +77,7 @@ def refuse(failure: AuthFailure) -> HTTPException:
 
 
 def get_current_user(
-    session: SessionDep, credentials: CredentialsDep, key: SigningKeyDep, now: NowDep
+    session: SessionDep, credentials: CredentialsDep, request: Request, now: NowDep
 ) -> Principal:
     """The caller, from `Authorization: Bearer <access token or API token>`, as the store has them now."""
     if credentials is None:
@@ -79,7 +87,7 @@ def get_current_user(
         if token.startswith(API_TOKEN_PREFIX):
             return api_token_principal(session, token, now=now)
         try:
-            claims = decode_access_token(token, key, now=now)
+            claims = decode_access_token(token, get_signing_key(request), now=now)
         except TokenError as exc:
             raise AuthFailure(401, str(exc)) from None
         return session_principal(session, claims.subject)
@@ -97,23 +105,25 @@ class RequireRole:
     def __init__(self, minimum: Role) -> None:
         self.minimum = minimum
 
-    def __call__(self, caller: CurrentUser, request: Request, settings: SettingsDep) -> Principal:
-        if not caller.role.at_least(self.minimum):
-            raise refuse(
-                AuthFailure(
-                    403,
-                    f"needs role {self.minimum.value} or above; {caller.user.name} acts as {caller.role.value}",
-                )
+    async def __call__(self, caller: CurrentUser, request: Request, settings: SettingsDep) -> Principal:
+        return admitted(caller, self.minimum, request, settings)
+
+
+def admitted(caller: Principal, minimum: Role, request: Request, settings: Settings) -> Principal:
+    """The caller, when their role is at least `minimum` (and, for admin routes, their network allowed)."""
+    if not caller.role.at_least(minimum):
+        raise refuse(
+            AuthFailure(
+                403, f"needs role {minimum.value} or above; {caller.user.name} acts as {caller.role.value}"
             )
-        if self.minimum is Role.ADMIN and settings.api.admin_networks:
-            address = request.client.host if request.client else ""
-            if not _in_networks(address, settings):
-                raise refuse(
-                    AuthFailure(
-                        403, f"admin routes are not open to clients at {address or 'an unknown address'}"
-                    )
-                )
-        return caller
+        )
+    if minimum is Role.ADMIN and settings.api.admin_networks:
+        address = request.client.host if request.client else ""
+        if not _in_networks(address, settings):
+            raise refuse(
+                AuthFailure(403, f"admin routes are not open to clients at {address or 'an unknown address'}")
+            )
+    return caller
 
 
 def _in_networks(address: str, settings: Settings) -> bool:

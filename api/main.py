@@ -142,9 +142,12 @@ def _pool_for(url: str) -> dict[str, Any]:
 
 def app_from_environment() -> FastAPI:
     """The app of one worker process of `btc-agent api --workers N`: settings from the environment."""
+    from api.serving import freeze_loaded_heap
     from core.config import load_settings
 
-    return create_app(load_settings())
+    app = create_app(load_settings())
+    freeze_loaded_heap()
+    return app
 
 
 def openapi_document(app: FastAPI) -> str:

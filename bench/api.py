@@ -469,12 +469,15 @@ def remove_user(store: Engine, name: str) -> None:
 
 
 def cpu_seconds(pid: int) -> float | None:
-    """User and system CPU time of a process so far (Linux), to show how busy the server was."""
+    """User and system CPU time so far of a process and its children (the workers of `--workers N`), on
+    Linux, to show how busy the server was."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(cpu_seconds(int(child)) or 0.0 for child in children)
 
 
 # --- the load ----------------------------------------------------------------------------------------------
@@ -493,6 +496,7 @@ class Phase:
     span_s: float
     late_ms: float
     server_cpu: float | None
+    bench_cpu: float
 
     def figures(self) -> dict[str, Any]:
         target = TARGET_P99_MS[self.name]
@@ -515,6 +519,7 @@ class Phase:
             "met_target": p99 < target and not self.errors,
             "max_send_late_ms": round(self.late_ms, 2),
             "server_cpu": None if self.server_cpu is None else round(self.server_cpu, 3),
+            "bench_cpu": round(self.bench_cpu, 3),
         }
 
 
@@ -607,7 +612,7 @@ def run_phase(
     """One endpoint: first unloaded, then at the rate."""
     idle = unloaded(server, token, paths)
     warmup = int(args.warmup * args.rate)
-    cpu_before = cpu_seconds(server.pid)
+    cpu_before, bench_before = cpu_seconds(server.pid), time.process_time()
     began = time.perf_counter()
     load = asyncio.run(
         drive(server.base, token, paths, rate=args.rate, warmup=warmup, timeout_s=args.timeout)
@@ -615,6 +620,7 @@ def run_phase(
     wall = time.perf_counter() - began
     cpu_after = cpu_seconds(server.pid)
     cpu = None if cpu_before is None or cpu_after is None else (cpu_after - cpu_before) / wall
+    bench_cpu = (time.process_time() - bench_before) / wall
     return Phase(
         name=name,
         label=label,
@@ -627,6 +633,7 @@ def run_phase(
         span_s=load.span_s,
         late_ms=load.late_ms,
         server_cpu=cpu,
+        bench_cpu=bench_cpu,
     )
 
 
@@ -690,7 +697,7 @@ def describe_status(server: Server, token: str) -> str:
 def report(phases: Sequence[Phase]) -> None:
     print(
         f"{'endpoint':<9}{'requests':>9}{'ok/s':>8}{'errors':>7}{'unloaded':>10}{'p50 ms':>9}{'p90 ms':>9}"
-        f"{'p99 ms':>9}{'max ms':>9}{'server CPU':>11}  p99 / target"
+        f"{'p99 ms':>9}{'max ms':>9}{'server CPU':>11}{'bench CPU':>10}  p99 / target"
     )
     for phase in phases:
         f = phase.figures()
@@ -698,7 +705,7 @@ def report(phases: Sequence[Phase]) -> None:
         print(
             f"{phase.name:<9}{f['requests']:>9,}{f['answered_per_s']:>8.1f}{f['errors']:>7}"
             f"{f['unloaded_p50_ms']:>10.2f}{f['p50_ms']:>9.2f}{f['p90_ms']:>9.2f}{f['p99_ms']:>9.2f}"
-            f"{f['max_ms']:>9.2f}{cpu:>11}  {f['p99_ms']:.1f} ms / {f['target_p99_ms']:.0f} ms = "
+            f"{f['max_ms']:>9.2f}{cpu:>11}{f['bench_cpu']:>10.0%}  {f['p99_ms']:.1f} ms / {f['target_p99_ms']:.0f} ms = "
             f"{f['p99_to_target']:.2f}x target" + ("" if f["met_target"] else "  (MISSED)")
         )
         for kind, n in phase.errors.most_common(3):
@@ -706,6 +713,7 @@ def report(phases: Sequence[Phase]) -> None:
     late = max(phase.late_ms for phase in phases)
     print(
         "unloaded: the median of 20 requests sent one at a time before the load (the work of one request); "
+        "CPU: of one core (the server with its workers; the bench: load, heartbeats); "
         f"the client sent every request within {late:.1f} ms of when it was due"
     )
 

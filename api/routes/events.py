@@ -13,9 +13,8 @@ from api.deps import (
     CredentialsDep,
     EngineDep,
     NowDep,
-    RequireRole,
     SettingsDep,
-    SigningKeyDep,
+    admitted,
     get_current_user,
 )
 from api.events import RedisStream, StoreStream, live_events
@@ -37,7 +36,6 @@ def stream_viewer(
     request: Request,
     *,
     credentials: CredentialsDep,
-    key: SigningKeyDep,
     now: NowDep,
     engine: EngineDep,
     settings: SettingsDep,
@@ -45,7 +43,7 @@ def stream_viewer(
     """Viewer and above, checked on a session of its own that closes at once: a stream lasts for hours and
     must not hold a database connection (the usual `SessionDep` lives as long as the response)."""
     with Session(engine) as session:
-        return RequireRole(Role.VIEWER)(get_current_user(session, credentials, key, now), request, settings)
+        return admitted(get_current_user(session, credentials, request, now), Role.VIEWER, request, settings)
 
 
 @router.get(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi.concurrency import run_in_threadpool
 
 from api.deps import EngineDep, SessionDep, SettingsDep, Viewer
 from api.history import round_detail, round_page
@@ -16,10 +17,13 @@ SLUG_PATTERN = r"^[a-z0-9]+-updown-\d+[ms]-\d+$"
 
 
 @router.get("")
-def read_rounds(query: Annotated[RoundQuery, Query()], _caller: Viewer, session: SessionDep) -> RoundPage:
+async def read_rounds(
+    query: Annotated[RoundQuery, Query()], _caller: Viewer, session: SessionDep
+) -> RoundPage:
     """Rounds newest first, `limit` (at most 200) from `offset`, filtered by mode, status, open time
     and whether they traded; `count` is the total over all pages."""
-    return round_page(session, query)
+    # The queries in a worker thread, the answer checked and serialised on the loop: one hop, not two.
+    return await run_in_threadpool(round_page, session, query)
 
 
 @router.get("/{slug}")

@@ -43,9 +43,10 @@ class RoundRow(SQLModel, table=True):
     """A round the agent knows of, and how far it got (scheduled, active, missed, settled, skipped)."""
 
     __tablename__ = "rounds"
+    __table_args__ = (Index("ix_rounds_open_at_slug", "open_at", "slug"),)  # history pages walk it
 
     slug: str = Field(primary_key=True, max_length=64)
-    open_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    open_at: datetime = Field(sa_type=UTCDateTime)
     close_at: datetime = Field(sa_type=UTCDateTime)
     length_s: int
     status: str = Field(default="scheduled", max_length=32)
@@ -176,6 +177,7 @@ class OrderRecord(SQLModel):
 
 class OrderRow(OrderRecord, table=True):
     __tablename__ = "orders"
+    __table_args__ = (Index("ix_orders_round_slug_run_id", "round_slug", "run_id"),)
 
 
 class OrderEventRecord(SQLModel):
@@ -259,6 +261,7 @@ class SettlementRecord(SQLModel):
 
 class SettlementRow(SettlementRecord, table=True):
     __tablename__ = "settlements"
+    __table_args__ = (Index("ix_settlements_round_slug_run_id_ts", "round_slug", "run_id", "ts"),)
 
 
 class OperatorActionRecord(SQLModel):

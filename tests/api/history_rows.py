@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import SQLModel
@@ -78,22 +79,25 @@ def history_rows() -> list[SQLModel]:
         if spec.traded:
             rows.append(fill(round_, run_id=spec.mode, trade=f"t-{spec.index}"))
         if spec.pnl is not None:
-            rows.append(
-                SettlementRow(
-                    round_slug=round_.slug,
-                    run_id=spec.mode,
-                    mode=spec.mode,
-                    ts=round_.close,
-                    outcome="up",
-                    strike=Decimal(95000),
-                    settle_price=Decimal("95010.5"),
-                    source="chainlink_spot",
-                    pnl=spec.pnl,
-                    fees=Decimal("0.17436"),
-                )
-            )
+            rows.append(SettlementRow(**settlement_of(spec)))
     rows.append(fill(HISTORY[2].round, run_id="backtest-1", trade="bt-1"))
     return rows
+
+
+def settlement_of(spec: Spec) -> dict[str, Any]:
+    """The fields of a settled spec's settlement (its mode's run, at the close, Up won)."""
+    return {
+        "round_slug": spec.round.slug,
+        "run_id": spec.mode,
+        "mode": spec.mode,
+        "ts": spec.round.close,
+        "outcome": "up",
+        "strike": Decimal(95000),
+        "settle_price": Decimal("95010.5"),
+        "source": "chainlink_spot",
+        "pnl": spec.pnl,
+        "fees": Decimal("0.17436"),
+    }
 
 
 def fill(round_: Round, *, run_id: str, trade: str) -> FillRow:

@@ -4,6 +4,7 @@ shows what the round recorded, record by record."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,11 +24,12 @@ from core.store.models import (
     OrderRecord,
     RiskEventRecord,
     SettlementRecord,
+    SettlementRow,
     TickSampleRecord,
     VenueRulesRow,
 )
 from tests.api.conftest import Headers
-from tests.api.history_rows import HISTORY, Spec, history_rows, insert, traded_round
+from tests.api.history_rows import HISTORY, Spec, history_rows, insert, settlement_of, traded_round
 
 Row = TypeVar("Row", bound=SQLModel)
 
@@ -98,6 +100,31 @@ def test_a_summary_carries_the_settlement_and_the_counts_of_its_own_mode(viewer:
     missed = rows[HISTORY[2].round.slug]
     assert (missed["fills"], missed["pnl"], missed["winner"]) == (0, None, None), (
         "a backtest's fill is not ours"
+    )
+
+
+def test_a_round_settled_twice_shows_its_latest_settlement_of_its_own_run(
+    viewer: Callable[..., Any], store: Engine
+) -> None:
+    spec = HISTORY[0]
+    later = spec.round.close + timedelta(minutes=5)
+    resettled = {"ts": later, "outcome": "down", "pnl": Decimal("-3"), "settle_price": Decimal("94990")}
+    insert(
+        store,
+        [
+            SettlementRow(**{**settlement_of(spec), **resettled}),
+            SettlementRow(
+                **{**settlement_of(spec), "run_id": "backtest-1", "ts": later + timedelta(minutes=1)}
+            ),
+        ],
+    )
+
+    row = next(r for r in viewer("/rounds").json()["data"] if r["slug"] == spec.round.slug)
+
+    assert (row["winner"], Decimal(row["pnl"]), Decimal(row["settle_price"])) == (
+        "down",
+        Decimal(-3),
+        Decimal(94990),
     )
 
 
