@@ -111,65 +111,73 @@ def _statements(shape: _Shape) -> tuple[Select[Any], Select[Any]]:
         where.append(filled if shape.traded else ~filled)
     newest_first = (col(RoundRow.open_at).desc(), col(RoundRow.slug).desc())
     page = (
-        select_columns(col(RoundRow.slug))
+        select_columns(*_ROUND_COLUMNS)
         .where(*where)
         .order_by(*newest_first)
         .offset(bindparam("offset"))
         .limit(bindparam("limit"))
-    ).subquery()
-    rows = (
-        select_columns(*_SUMMARY_COLUMNS)
-        .join(page, page.c.slug == col(RoundRow.slug))
-        .outerjoin(SettlementRow, col(SettlementRow.id) == _latest_settlement())
-        .order_by(*newest_first)
-    )
+    ).subquery("page")
+    settled = _Latest(page.c.slug, page.c.mode)
+    rows = select_columns(
+        *(page.c[name] for name in _ROUND_COLUMN_NAMES if name != "strike"),
+        func.coalesce(settled(SettlementRow.strike), page.c.strike).label("strike"),
+        settled(SettlementRow.outcome).label("winner"),
+        settled(SettlementRow.settle_price).label("settle_price"),
+        settled(SettlementRow.pnl).label("pnl"),
+        settled(SettlementRow.fees).label("fees"),
+        _count_of(OrderRow, page.c.slug, page.c.mode).label("orders"),
+        _count_of(FillRow, page.c.slug, page.c.mode).label("fills"),
+    ).order_by(page.c.open_at.desc(), page.c.slug.desc())
     return select_columns(func.count()).select_from(RoundRow).where(*where), rows
 
 
-def _of_its_run(table: type[OrderRow] | type[FillRow] | type[SettlementRow]) -> ColumnElement[bool]:
+def _of_its_run(table: type[FillRow]) -> ColumnElement[bool]:
     """A row of `table` that belongs to the round's own run (`run_id` = the round's mode)."""
     return (col(table.round_slug) == col(RoundRow.slug)) & (col(table.run_id) == col(RoundRow.mode))
 
 
-def _latest_settlement() -> ScalarSelect[str]:
-    """The id of the round's latest settlement of its own run (settlements are append-only)."""
-    return (
-        select(SettlementRow.id)
-        .where(_of_its_run(SettlementRow))
-        .order_by(col(SettlementRow.ts).desc())
-        .limit(1)
-        .correlate(RoundRow)
-        .scalar_subquery()
-    )
+@dataclass(frozen=True, slots=True)
+class _Latest:
+    """A column of the latest settlement of a page's round in its own run (settlements are append-only), as
+    a subquery per column: every database walks the (round_slug, run_id, ts) index for the page's rounds
+    alone (a join to the settlements made PostgreSQL hash every settlement of the store)."""
+
+    slug: ColumnElement[str]
+    run: ColumnElement[str]
+
+    def __call__(self, column: Any) -> ScalarSelect[Any]:
+        return (
+            select_columns(column)
+            .where(col(SettlementRow.round_slug) == self.slug, col(SettlementRow.run_id) == self.run)
+            .order_by(col(SettlementRow.ts).desc())
+            .limit(1)
+            .scalar_subquery()
+        )
 
 
-def _count_of(table: type[OrderRow] | type[FillRow]) -> ScalarSelect[int]:
+def _count_of(
+    table: type[OrderRow] | type[FillRow], slug: ColumnElement[str], run: ColumnElement[str]
+) -> ScalarSelect[int]:
     return (
-        select(func.count())
+        select_columns(func.count())
         .select_from(table)
-        .where(_of_its_run(table))
-        .correlate(RoundRow)
+        .where(col(table.round_slug) == slug, col(table.run_id) == run)
         .scalar_subquery()
     )
 
 
-_SUMMARY_COLUMNS: tuple[Any, ...] = (
-    col(RoundRow.slug),
-    col(RoundRow.mode),
-    col(RoundRow.status),
-    col(RoundRow.reason),
-    col(RoundRow.open_at),
-    col(RoundRow.close_at),
-    col(RoundRow.length_s),
-    func.coalesce(col(SettlementRow.strike), col(RoundRow.strike)).label("strike"),
-    col(RoundRow.flow_run_id),
-    col(SettlementRow.outcome).label("winner"),
-    col(SettlementRow.settle_price),
-    col(SettlementRow.pnl),
-    col(SettlementRow.fees),
-    _count_of(OrderRow).label("orders"),
-    _count_of(FillRow).label("fills"),
+_ROUND_COLUMN_NAMES = (
+    "slug",
+    "mode",
+    "status",
+    "reason",
+    "open_at",
+    "close_at",
+    "length_s",
+    "strike",
+    "flow_run_id",
 )
+_ROUND_COLUMNS = tuple(getattr(RoundRow.__table__.c, name) for name in _ROUND_COLUMN_NAMES)  # type: ignore[attr-defined]
 
 
 def summary(row: RoundRow, settlement: SettlementRow | None, *, orders: int, fills: int) -> RoundSummary:
