@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api.auth import AuthFailure, Principal, api_token_principal, session_principal
+from api.db_slots import DbSlots
 from api.security import API_TOKEN_PREFIX, SigningKey, TokenError, decode_access_token
 from core.clock import Clock
 from core.config import Settings
@@ -42,15 +43,18 @@ async def get_clock(request: Request) -> Clock:
     return clock
 
 
-async def get_db(engine: Annotated[Engine, Depends(get_engine)]) -> AsyncIterator[Session]:
-    """A session for the request. Opening one does no I/O (it connects at its first query), so it is made on
-    the event loop; closing it returns the connection to the pool (a rollback: I/O), so that runs in a worker
-    thread. Every dependency or route that queries is a sync function, run in the worker threads."""
-    session = Session(engine)
-    try:
-        yield session
-    finally:
-        await run_in_threadpool(session.close)
+async def get_db(request: Request, engine: Annotated[Engine, Depends(get_engine)]) -> AsyncIterator[Session]:
+    """A session for the request, once one of the store's slots is free (waited for on the event loop: see
+    api/db_slots.py). Opening one does no I/O (it connects at its first query), so it is made on the loop;
+    closing it returns the connection to the pool (a rollback: I/O), so that runs in a worker thread. Every
+    dependency or route that queries is a sync function, run in the worker threads."""
+    slots: DbSlots = request.app.state.db_slots
+    async with slots.slot():
+        session = Session(engine)
+        try:
+            yield session
+        finally:
+            await run_in_threadpool(session.close)
 
 
 async def get_now(clock: Annotated[Clock, Depends(get_clock)]) -> datetime:

@@ -17,6 +17,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.middleware.cors import CORSMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from api.db_slots import DbSlots
 from api.live import LiveReader
 from api.metrics import registry_for
 from api.models import Problem
@@ -70,7 +71,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     )
     url = settings.resolved_database_url
     app.state.settings = settings
-    app.state.engine = make_engine(url, **_pool_for(url))
+    pool = _pool_for(url)
+    app.state.engine = make_engine(url, **pool)
+    app.state.db_slots = DbSlots(pool.get("pool_size"), POOL["pool_timeout"])
     app.state.clock = clock or WallClock()
     app.state.signing_key = SigningKey(settings)
     app.state.schema_head = schema_head(url)
@@ -133,7 +136,9 @@ async def _store_busy(_request: Request, exc: Exception) -> JSONResponse:
 def _pool_for(url: str) -> dict[str, Any]:
     """A pool larger than the requests in flight need: a request holds a connection from its first query to
     its end while its parts wait for worker threads, so a pool the size of SQLAlchemy's default (15) against
-    40 threads deadlocks under load. A wait for a connection is bounded and answered 503."""
+    40 threads deadlocks under load. Requests take at most `pool_size` sessions at once (api/db_slots.py),
+    the overflow serves the event streams' checks and the routes that open their own session. A wait for a
+    slot or a connection is bounded and answered 503."""
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
         return {}
