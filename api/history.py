@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Engine, ScalarSelect, Select, bindparam, exists, func
 from sqlalchemy import select as select_columns
+from sqlalchemy.orm import Mapped
 from sqlmodel import Session, SQLModel, col, select
 
 from api.models import (
@@ -50,6 +51,8 @@ MAX_TAPE_SEGMENTS = 100
 MAX_SAMPLES = 1_000
 """A round's tick samples come every 5 s (about 200 a round); a bound all the same."""
 
+Key = str | ColumnElement[str] | Mapped[str]
+"""A round's slug or run: a value, or a column of the query it is used in."""
 RoundTable = TypeVar("RoundTable", DecisionRow, RiskEventRow, OrderRow, FillRow, SettlementRow, TickSampleRow)
 Record = TypeVar("Record", bound=SQLModel)
 
@@ -107,7 +110,7 @@ def _statements(shape: _Shape) -> tuple[Select[Any], Select[Any]]:
     if shape.until:
         where.append(col(RoundRow.open_at) < bindparam("until"))
     if shape.traded is not None:
-        filled = exists().where(_of_its_run(FillRow))
+        filled = exists().where(_of_run(FillRow, col(RoundRow.slug), col(RoundRow.mode)))
         where.append(filled if shape.traded else ~filled)
     newest_first = (col(RoundRow.open_at).desc(), col(RoundRow.slug).desc())
     page = (
@@ -131,9 +134,9 @@ def _statements(shape: _Shape) -> tuple[Select[Any], Select[Any]]:
     return select_columns(func.count()).select_from(RoundRow).where(*where), rows
 
 
-def _of_its_run(table: type[FillRow]) -> ColumnElement[bool]:
-    """A row of `table` that belongs to the round's own run (`run_id` = the round's mode)."""
-    return (col(table.round_slug) == col(RoundRow.slug)) & (col(table.run_id) == col(RoundRow.mode))
+def _of_run(table: type[RoundTable], slug: Key, run: Key) -> ColumnElement[bool]:
+    """A row of `table` of this round and run (a round's own run: `run_id` = the round's mode)."""
+    return (col(table.round_slug) == slug) & (col(table.run_id) == run)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +151,7 @@ class _Latest:
     def __call__(self, column: Any) -> ScalarSelect[Any]:
         return (
             select_columns(column)
-            .where(col(SettlementRow.round_slug) == self.slug, col(SettlementRow.run_id) == self.run)
+            .where(_of_run(SettlementRow, self.slug, self.run))
             .order_by(col(SettlementRow.ts).desc())
             .limit(1)
             .scalar_subquery()
@@ -156,14 +159,9 @@ class _Latest:
 
 
 def _count_of(
-    table: type[OrderRow] | type[FillRow], slug: ColumnElement[str], run: ColumnElement[str]
+    table: type[RoundTable], slug: ColumnElement[str], run: ColumnElement[str]
 ) -> ScalarSelect[int]:
-    return (
-        select_columns(func.count())
-        .select_from(table)
-        .where(col(table.round_slug) == slug, col(table.run_id) == run)
-        .scalar_subquery()
-    )
+    return select_columns(func.count()).select_from(table).where(_of_run(table, slug, run)).scalar_subquery()
 
 
 _ROUND_COLUMN_NAMES = (
@@ -260,10 +258,7 @@ def round_detail(store: Engine, slug: str, data_dir: Path) -> RoundDetail | None
 def _of_round(session: Session, table: type[RoundTable], slug: str, run: str) -> list[RoundTable]:
     return list(
         session.exec(
-            select(table)
-            .where(col(table.round_slug) == slug)
-            .where(col(table.run_id) == run)
-            .order_by(col(table.ts), col(table.id))
+            select(table).where(_of_run(table, slug, run)).order_by(col(table.ts), col(table.id))
         ).all()
     )
 

@@ -9,8 +9,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +20,7 @@ from fastapi import FastAPI
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from api.serving import NoDelayHttpProtocol
+from tests.support.api_server import running
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,19 +44,8 @@ def served(protocol: type[asyncio.Protocol]) -> Iterator[tuple[uvicorn.Server, s
 
     sock = bound_like_the_worker_supervisor()
     server = uvicorn.Server(uvicorn.Config(app, http=protocol, loop="asyncio", log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive(), "the server stopped before it started"
-        assert time.monotonic() < deadline, "the server did not start within 20 s"
-        time.sleep(0.02)
-    try:
+    with sock, running(server, sockets=[sock]):
         yield server, f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
 
 
 def nodelay_of_open_connections(server: uvicorn.Server) -> list[int]:

@@ -24,10 +24,15 @@ def free_port() -> int:
 def serve_api(app: FastAPI) -> Iterator[str]:
     """`app` on a free loopback port until the block ends; its base URL."""
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, name="api-server", daemon=True)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    with running(uvicorn.Server(config)):
+        yield f"http://127.0.0.1:{port}"
+
+
+@contextmanager
+def running(server: uvicorn.Server, sockets: list[socket.socket] | None = None) -> Iterator[None]:
+    """`server` on a thread of its own (on `sockets` when given), started, until the block ends."""
+    thread = threading.Thread(target=server.run, kwargs={"sockets": sockets}, name="api-server", daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
     while not server.started:
@@ -35,7 +40,7 @@ def serve_api(app: FastAPI) -> Iterator[str]:
             raise RuntimeError("the API server did not start")
         time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield
     finally:
         server.should_exit = True
         thread.join(10)
